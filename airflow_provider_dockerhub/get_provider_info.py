@@ -1,0 +1,108 @@
+"""Provider metadata for Airflow's ProvidersManager (the ``apache_airflow_provider`` entry point).
+
+The connection form is declarative (``conn-fields`` / ``ui-field-behaviour``, Airflow 3.2+), so the API server
+never imports the hook to draw it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "namespace": {
+        "label": "Default namespace / organization",
+        "description": "Used when an operator does not name one.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "hub_url": {
+        "label": "Docker Hub API URL",
+        "schema": {"type": ["string", "null"], "format": "url", "default": "https://hub.docker.com"},
+    },
+    "registry_url": {
+        "label": "Registry URL",
+        "description": "Registry HTTP API v2 base URL (Docker Hub's or any OCI registry).",
+        "schema": {"type": ["string", "null"], "format": "url", "default": "https://registry-1.docker.io"},
+    },
+    "scout_url": {
+        "label": "Docker Scout API URL",
+        "schema": {"type": ["string", "null"], "format": "url", "default": "https://api.scout.docker.com"},
+    },
+    "scim_token": {
+        "label": "SCIM token",
+        "description": "Bearer token for the SCIM 2.0 API (Admin Console > SSO & SCIM).",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "verify": {
+        "label": "TLS verify",
+        "description": "true, false, or the path of a CA bundle.",
+        "schema": {"type": ["string", "null"], "default": "true"},
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Read/write/pool timeout of every request.",
+        "schema": {"type": ["number", "null"], "minimum": 0.001, "default": 30},
+    },
+    "connect_timeout": {
+        "label": "Connect timeout (seconds)",
+        "schema": {"type": ["number", "null"], "minimum": 0.001, "default": 10},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retries of a failed request (5xx, 429, network errors) before the task sees the error.",
+        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 4},
+    },
+    "max_retry_wait": {
+        "label": "Max total retry wait (seconds)",
+        "schema": {"type": ["number", "null"], "minimum": 0, "default": 120},
+    },
+    "allow_destructive": {
+        "label": "Allow writes and deletes",
+        "description": "Pushes, tag moves and deletes are refused unless this is true.",
+        "schema": {"type": ["boolean", "null"], "default": False},
+    },
+    "trusted_realms": {
+        "label": "Extra trusted token realms",
+        "description": "Comma-separated hosts or URLs that may receive the credentials as token realms.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-dockerhub",
+        "name": "Docker Hub",
+        "description": "Docker Hub management API, Registry HTTP API v2 and Docker Scout for Apache Airflow.",
+        "integrations": [
+            {
+                "integration-name": "Docker Hub",
+                "external-doc-url": "https://docs.docker.com/reference/api/hub/latest/",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Docker Hub",
+                "python-modules": ["airflow_provider_dockerhub.hooks.dockerhub"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "dockerhub",
+                "hook-class-name": "airflow_provider_dockerhub.hooks.dockerhub.DockerHubHook",
+                "hook-name": "Docker Hub",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "host"],
+                    "relabeling": {
+                        "login": "Docker ID or organization",
+                        "password": "Password or access token",
+                    },
+                    "placeholders": {
+                        "login": "my-docker-id (empty for anonymous)",
+                        "password": "dckr_pat_... or dckr_oat_...",
+                    },
+                },
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }
