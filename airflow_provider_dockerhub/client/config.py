@@ -1,0 +1,194 @@
+"""Client settings: one validated, immutable value built from a connection's fields (pure, Airflow-free)."""
+
+from __future__ import annotations
+
+import math
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from .errors import ConfigurationError
+
+DEFAULT_HUB_URL = "https://hub.docker.com"
+DEFAULT_REGISTRY_URL = "https://registry-1.docker.io"
+DEFAULT_SCOUT_URL = "https://api.scout.docker.com"
+
+_TRUE = {"true", "1", "yes", "on", "y", "t"}
+_FALSE = {"false", "0", "no", "off", "n", "f", ""}
+
+# Every extra the connection understands, with the 2.x UI's prefixed spelling accepted as a fallback.
+EXTRA_FIELDS = (
+    "hub_url",
+    "registry_url",
+    "scout_url",
+    "namespace",
+    "scim_token",
+    "verify",
+    "timeout",
+    "connect_timeout",
+    "max_retries",
+    "max_retry_wait",
+    "allow_destructive",
+    "trusted_realms",
+)
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigurationError(f"extra {name!r} must be true or false, got {value!r}")
+
+
+def _as_number(name: str, value: Any, *, minimum: float, integer: bool = False) -> float:
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if math.isnan(number) or math.isinf(number) or number < minimum or (integer and number != int(number)):
+        kind = "an integer" if integer else "a number"
+        raise ConfigurationError(f"extra {name!r} must be {kind} >= {minimum}, got {value!r}")
+    return number
+
+
+def _as_url(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"extra {name!r} must be a URL, got {value!r}")
+    text = value.strip().rstrip("/")
+    try:
+        url = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"extra {name!r} is not a valid URL: {value!r} ({exc})") from exc
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ConfigurationError(f"extra {name!r} must be an http(s) URL with a host, got {value!r}")
+    if url.query or url.fragment or url.userinfo:
+        raise ConfigurationError(f"extra {name!r} must not carry a query, fragment or credentials: {value!r}")
+    return text
+
+
+def _as_verify(value: Any) -> bool | str:
+    """``true``/``false`` or a CA bundle path. A path never degrades to "no verification" (W18)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _TRUE | _FALSE and text:
+            return text.lower() in _TRUE
+        if not os.path.isfile(text):
+            raise ConfigurationError(f"extra 'verify' names a CA bundle that does not exist: {text!r}")
+        return text
+    raise ConfigurationError(f"extra 'verify' must be true, false or a CA bundle path, got {value!r}")
+
+
+def _as_realms(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigurationError(f"extra 'trusted_realms' must be a list or comma-separated string, got {value!r}")
+    realms = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        if "://" in text:
+            text = _as_url("trusted_realms", text)
+        realms.append(text)
+    return tuple(realms)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything the client core needs to talk to Docker Hub, a registry and Scout.
+
+    ``secret`` and ``scim_token`` never appear in ``repr``.
+    """
+
+    login: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    hub_url: str = DEFAULT_HUB_URL
+    registry_url: str = DEFAULT_REGISTRY_URL
+    scout_url: str = DEFAULT_SCOUT_URL
+    namespace: str | None = None
+    scim_token: str | None = field(default=None, repr=False)
+    verify: bool | str = True
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_retries: int = 4
+    max_retry_wait: float = 120.0
+    allow_destructive: bool = False
+    trusted_realms: tuple[str, ...] = ()
+    user_agent: str = "airflow-provider-dockerhub"
+
+    @property
+    def anonymous(self) -> bool:
+        return not (self.login and self.secret)
+
+    @property
+    def registry_host(self) -> str:
+        return httpx.URL(self.registry_url).netloc.decode("ascii")
+
+    @property
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=self.connect_timeout)
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """One SSL context per config: building one loads the CA store (~16 ms), too slow to do per client."""
+        if self.verify is False:
+            return False
+        cafile = self.verify if isinstance(self.verify, str) else None
+        if cafile is None:
+            try:
+                import certifi  # httpx's own default trust store
+
+                cafile = certifi.where()
+            except ImportError:  # pragma: no cover - certifi ships with httpx
+                cafile = None
+        return ssl.create_default_context(cafile=cafile)
+
+    @classmethod
+    def from_fields(cls, login: str | None, password: str | None, extra: Mapping[str, Any] | None) -> ClientConfig:
+        """Build from a connection's login, password and extras, validating every field."""
+        raw = dict(extra or {})
+        values: dict[str, Any] = {}
+        for name in EXTRA_FIELDS:
+            value = raw.get(name, raw.get(f"extra__dockerhub__{name}"))
+            if value is not None and value != "":
+                values[name] = value
+            elif name == "verify" and value == "":
+                values[name] = True
+        kwargs: dict[str, Any] = {"login": login or None, "secret": password or None}
+        for name in ("hub_url", "registry_url", "scout_url"):
+            if name in values:
+                kwargs[name] = _as_url(name, values[name])
+        if "namespace" in values:
+            kwargs["namespace"] = str(values["namespace"]).strip() or None
+        if "scim_token" in values:
+            kwargs["scim_token"] = str(values["scim_token"])
+        if "verify" in values:
+            kwargs["verify"] = _as_verify(values["verify"])
+        if "timeout" in values:
+            kwargs["timeout"] = _as_number("timeout", values["timeout"], minimum=0.001)
+        if "connect_timeout" in values:
+            kwargs["connect_timeout"] = _as_number("connect_timeout", values["connect_timeout"], minimum=0.001)
+        if "max_retries" in values:
+            kwargs["max_retries"] = int(_as_number("max_retries", values["max_retries"], minimum=0, integer=True))
+        if "max_retry_wait" in values:
+            kwargs["max_retry_wait"] = _as_number("max_retry_wait", values["max_retry_wait"], minimum=0)
+        if "allow_destructive" in values:
+            kwargs["allow_destructive"] = _as_bool("allow_destructive", values["allow_destructive"])
+        if "trusted_realms" in values:
+            kwargs["trusted_realms"] = _as_realms(values["trusted_realms"])
+        unknown = sorted(
+            k for k in raw if k not in EXTRA_FIELDS and k.removeprefix("extra__dockerhub__") not in EXTRA_FIELDS
+        )
+        if unknown:
+            raise ConfigurationError(f"unknown connection extra(s) {unknown}; known: {', '.join(EXTRA_FIELDS)}")
+        return cls(**kwargs)

@@ -1,0 +1,162 @@
+"""Sans-IO flows and their two drivers: the one place where sync and async code differ.
+
+Every operation of the client core (auth, retry, pagination, registry calls) is a generator that *yields effects*
+and receives their results: ``Send`` a request and get the response (or the transport exception thrown in),
+``Sleep``, or ``Acquire`` a token from a cache. ``SyncDriver`` and ``AsyncDriver`` perform the effects with
+``httpx.Client``/``time.sleep``/``threading.Lock`` or ``httpx.AsyncClient``/``asyncio.sleep``/``asyncio.Lock``.
+So retry, auth and paging logic is written once and cannot drift between the worker and the triggerer (the
+http provider's sync and async hooks did drift: style-examples.md §3.6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Generator, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+C_co = TypeVar("C_co", covariant=True)
+
+
+@dataclass
+class Send:
+    """Send ``request``; the flow receives the ``httpx.Response`` or has the ``httpx.TransportError`` thrown in."""
+
+    request: httpx.Request
+    stream: bool = False
+    follow_redirects: bool = False
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+class TokenSource(Protocol):
+    """A token cache whose misses are filled by a mint flow, at most one mint per key at a time."""
+
+    def cached(self, key: Hashable) -> str | None: ...
+
+    def mint_flow(self, key: Hashable) -> Flow[Any]: ...
+
+    def store(self, key: Hashable, minted: Any) -> str: ...
+
+    locks: LockTable
+
+
+@dataclass(frozen=True)
+class Acquire:
+    source: TokenSource
+    key: Hashable
+
+
+Effect = Send | Sleep | Acquire
+Flow = Generator[Effect, Any, T]
+
+
+@dataclass
+class LockTable:
+    """Per-key locks, so concurrent callers share one mint per key but different keys mint in parallel."""
+
+    _thread_locks: dict[Hashable, threading.Lock] = field(default_factory=dict)
+    _async_locks: dict[Hashable, asyncio.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def thread_lock(self, key: Hashable) -> threading.Lock:
+        with self._guard:
+            return self._thread_locks.setdefault(key, threading.Lock())
+
+    def async_lock(self, key: Hashable) -> asyncio.Lock:
+        with self._guard:
+            return self._async_locks.setdefault(key, asyncio.Lock())
+
+
+class ClientPool(Protocol[C_co]):
+    def client_for(self, url: httpx.URL) -> C_co: ...
+
+
+class SyncDriver:
+    """Runs flows with blocking I/O. Thread-safe: flows share only the token sources, which lock per key."""
+
+    def __init__(self, pool: ClientPool[httpx.Client], sleep: Callable[[float], None] = time.sleep) -> None:
+        self._pool = pool
+        self._sleep = sleep
+
+    def run(self, flow: Flow[T]) -> T:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                value = self._perform(effect)
+            except httpx.TransportError as exc:
+                error = exc
+
+    def _perform(self, effect: Effect) -> Any:
+        if isinstance(effect, Send):
+            client = self._pool.client_for(effect.request.url)
+            return client.send(effect.request, stream=effect.stream, follow_redirects=effect.follow_redirects)
+        if isinstance(effect, Sleep):
+            if effect.seconds > 0:
+                self._sleep(effect.seconds)
+            return None
+        source, key = effect.source, effect.key
+        token = source.cached(key)
+        if token is None:
+            with source.locks.thread_lock(key):
+                token = source.cached(key)  # another thread may have minted while we waited
+                if token is None:
+                    token = source.store(key, self.run(source.mint_flow(key)))
+        return token
+
+
+class AsyncDriver:
+    """Runs the same flows on an event loop; never blocks it."""
+
+    def __init__(self, pool: ClientPool[httpx.AsyncClient]) -> None:
+        self._pool = pool
+
+    async def run(self, flow: Flow[T]) -> T:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                value = await self._perform(effect)
+            except httpx.TransportError as exc:
+                error = exc
+
+    async def _perform(self, effect: Effect) -> Any:
+        if isinstance(effect, Send):
+            client = self._pool.client_for(effect.request.url)
+            return await client.send(effect.request, stream=effect.stream, follow_redirects=effect.follow_redirects)
+        if isinstance(effect, Sleep):
+            if effect.seconds > 0:
+                await asyncio.sleep(effect.seconds)
+            return None
+        source, key = effect.source, effect.key
+        token = source.cached(key)
+        if token is None:
+            async with source.locks.async_lock(key):
+                token = source.cached(key)
+                if token is None:
+                    token = source.store(key, await self.run(source.mint_flow(key)))
+        return token
+
+
+def now() -> float:
+    """Wall-clock seconds; token expiry compares against server-issued epoch times, so not monotonic."""
+    return time.time()

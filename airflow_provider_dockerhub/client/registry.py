@@ -1,0 +1,366 @@
+"""Registry HTTP API v2 client: operations written once as flows, with a sync and an async front.
+
+Every method validates its names, tags and digests before any request, asks for exactly the scopes it needs,
+and maps unexpected answers to typed errors. A manifest HEAD is used wherever a digest is enough: on Docker Hub a
+GET counts as a pull against the rate limit and a HEAD does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from .errors import DigestMismatchError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
+from .flow import Flow
+from .pagination import next_link
+from .reference import (
+    ImageReference,
+    Scope,
+    is_digest,
+    is_docker_hub_registry,
+    parse_reference,
+    repository_scope,
+    validate_digest,
+    validate_repository_name,
+    validate_tag_or_digest,
+)
+from .session import SessionState
+
+T = TypeVar("T")
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST)
+MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+# Manifests are small JSON documents; distribution 2.8 refuses those over 4 MiB.
+MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ManifestHead:
+    digest: str
+    media_type: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest exactly as served: ``raw`` bytes (what the digest covers), media type and digest."""
+
+    raw: bytes
+    media_type: str
+    digest: str
+
+    def json(self) -> dict[str, Any]:
+        data = json.loads(self.raw)
+        if not isinstance(data, dict):
+            raise ValueError("manifest is not a JSON object")
+        return data
+
+
+def _digest_of(data: bytes, algorithm: str) -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
+class RegistryOperations:
+    """The registry operations as flows; both fronts delegate here, so the logic exists once."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+        self.base = httpx.URL(state.config.registry_url)
+        self.docker_hub = is_docker_hub_registry(self.base.host)
+
+    # -- values ---------------------------------------------------------------------------------------------
+
+    def repository(self, name: str) -> str:
+        return validate_repository_name(name, docker_hub=self.docker_hub)
+
+    def image(self, text: str) -> ImageReference:
+        """Parse ``text`` and make sure it names this connection's registry (or none)."""
+        ref = parse_reference(text, docker_hub=self.docker_hub)
+        if ref.registry is not None:
+            served = self.base.netloc.decode("ascii").lower()
+            host = ref.registry.lower()
+            same = host == served or (self.docker_hub and is_docker_hub_registry(host))
+            if not same:
+                raise InvalidInputError(
+                    f"image {text!r} names registry {ref.registry!r}, but this connection serves {served!r}"
+                )
+        return ref
+
+    def url(self, repository: str, *parts: str) -> httpx.URL:
+        return self.base.copy_with(path=f"/v2/{repository}/{'/'.join(parts)}")
+
+    def request(
+        self,
+        method: str,
+        url: httpx.URL,
+        scopes: tuple[Scope, ...],
+        *,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        replayable: bool = True,
+        stream: bool = False,
+        follow_redirects: bool = False,
+    ) -> Flow[httpx.Response]:
+        request = httpx.Request(method, url, headers=headers, content=content)
+        return self.state.registry_auth.request_flow(
+            request, scopes, replayable=replayable, stream=stream, follow_redirects=follow_redirects
+        )
+
+    # -- base -----------------------------------------------------------------------------------------------
+
+    def ping(self) -> Flow[bool]:
+        """``GET /v2/`` authorized for no scope: proves reachability and credentials. True if authenticated."""
+        response = yield from self.request("GET", self.base.copy_with(path="/v2/"), ())
+        raise_for_response(response, {200})
+        return "authorization" in response.request.headers
+
+    # -- manifests ------------------------------------------------------------------------------------------
+
+    def _head_manifest_response(self, repository: str, reference: str) -> Flow[httpx.Response]:
+        validate_tag_or_digest(reference)
+        return (
+            yield from self.request(
+                "HEAD",
+                self.url(repository, "manifests", reference),
+                (repository_scope(repository, "pull"),),
+                headers={"Accept": MANIFEST_ACCEPT},
+            )
+        )
+
+    @staticmethod
+    def _manifest_head(response: httpx.Response, repository: str, reference: str) -> ManifestHead:
+        raise_for_response(response, {200})
+        digest = response.headers.get("Docker-Content-Digest")
+        if digest is None and is_digest(reference):
+            digest = reference
+        if digest is None:
+            raise ProtocolError("HEAD", redacted_path(response.request.url), "no Docker-Content-Digest header")
+        validate_digest(digest)
+        if is_digest(reference) and digest != reference:
+            raise DigestMismatchError(f"manifest {repository}@{reference}", reference, digest)
+        length = response.headers.get("Content-Length")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip() or None
+        return ManifestHead(digest, media_type, int(length) if length and length.isdigit() else None)
+
+    def head_manifest(self, repository: str, reference: str) -> Flow[ManifestHead | None]:
+        """The manifest's digest by HEAD, or ``None`` when it does not exist (404 only: 401/403/5xx raise)."""
+        repository = self.repository(repository)
+        response = yield from self._head_manifest_response(repository, reference)
+        if response.status_code == 404:
+            return None
+        return self._manifest_head(response, repository, reference)
+
+    def resolve_digest(self, repository: str, reference: str) -> Flow[str]:
+        """The digest a tag points to; a missing tag is an error (``NotFoundError``), never a guess."""
+        repository = self.repository(repository)
+        response = yield from self._head_manifest_response(repository, reference)
+        return self._manifest_head(response, repository, reference).digest
+
+    def get_manifest(self, repository: str, reference: str) -> Flow[Manifest]:
+        """GET a manifest, keeping its raw bytes, and verify them against the digest asked for and served."""
+        repository = self.repository(repository)
+        validate_tag_or_digest(reference)
+        response = yield from self.request(
+            "GET",
+            self.url(repository, "manifests", reference),
+            (repository_scope(repository, "pull"),),
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        raise_for_response(response, {200})
+        raw = response.content
+        if len(raw) > MAX_MANIFEST_SIZE:
+            raise ProtocolError("GET", redacted_path(response.request.url), f"manifest of {len(raw)} bytes")
+        served = response.headers.get("Docker-Content-Digest")
+        expected = reference if is_digest(reference) else served
+        algorithm = expected.split(":", 1)[0] if expected else "sha256"
+        actual = _digest_of(raw, algorithm if algorithm in ("sha256", "sha512") else "sha256")
+        for claimed in {expected, served} - {None}:
+            assert claimed is not None
+            if claimed.split(":", 1)[0] == actual.split(":", 1)[0] and claimed != actual:
+                raise DigestMismatchError(f"manifest {repository}:{reference}", claimed, actual)
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if not media_type:
+            try:
+                media_type = str(json.loads(raw).get("mediaType") or "")
+            except (ValueError, AttributeError):
+                media_type = ""
+        return Manifest(raw, media_type, actual)
+
+    def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> Flow[str]:
+        """PUT the exact bytes; check the registry's digest against ours. A write: needs allow_destructive."""
+        repository = self.repository(repository)
+        validate_tag_or_digest(reference)
+        if not isinstance(raw, bytes):
+            raise InvalidInputError("manifest must be the exact bytes to store (bytes), not a parsed object")
+        self.state.require_destructive(f"PUT manifest {repository}:{reference}")
+        digest = _digest_of(raw, "sha256")
+        if is_digest(reference) and reference != digest:
+            raise DigestMismatchError(f"manifest for {repository}@{reference}", reference, digest)
+        response = yield from self.request(
+            "PUT",
+            self.url(repository, "manifests", reference),
+            (repository_scope(repository, "pull", "push"),),
+            headers={"Content-Type": media_type},
+            content=raw,
+        )
+        raise_for_response(response, {200, 201})
+        served = response.headers.get("Docker-Content-Digest")
+        if served and served != digest:
+            raise DigestMismatchError(f"manifest {repository}:{reference} as stored", digest, served)
+        return digest
+
+    # -- tags -----------------------------------------------------------------------------------------------
+
+    def tags_page(
+        self, repository: str, n: int | None = None, last: str | None = None, url: httpx.URL | None = None
+    ) -> Flow[tuple[list[str], httpx.URL | None]]:
+        """One page of ``/tags/list`` and the URL of the next (``Link rel="next"``), if any."""
+        repository = self.repository(repository)
+        if url is None:
+            params: dict[str, str] = {}
+            if n is not None:
+                if not isinstance(n, int) or n < 1:
+                    raise InvalidInputError(f"page size n must be a positive integer, got {n!r}")
+                params["n"] = str(n)
+            if last is not None:
+                params["last"] = last
+            url = self.url(repository, "tags", "list").copy_merge_params(params)
+        response = yield from self.request(
+            "GET", url, (repository_scope(repository, "pull"),), headers={"Accept": "application/json"}
+        )
+        raise_for_response(response, {200})
+        try:
+            tags = response.json().get("tags") or []
+        except (ValueError, AttributeError) as exc:
+            raise ProtocolError("GET", redacted_path(url), "tag list is not a JSON object") from exc
+        following = next_link(response)
+        if following is not None and (following.host, following.port) != (url.host, url.port):
+            raise ProtocolError("GET", redacted_path(url), "Link rel=next points to another host")
+        return [str(t) for t in tags], following
+
+    # -- blobs ----------------------------------------------------------------------------------------------
+
+    def blob_exists(self, repository: str, digest: str) -> Flow[bool]:
+        repository = self.repository(repository)
+        validate_digest(digest)
+        response = yield from self.request(
+            "HEAD", self.url(repository, "blobs", digest), (repository_scope(repository, "pull"),)
+        )
+        if response.status_code == 404:
+            return False
+        raise_for_response(response, {200})
+        return True
+
+    def upload_blob(self, repository: str, data: bytes) -> Flow[str]:
+        """Monolithic upload of a small blob (configs, manifests' companions): POST, then PUT ``?digest=``.
+
+        The upload ``Location`` is used verbatim, its own query (``_state``) kept: dropping it is the
+        reference package's bug W1.
+        """
+        repository = self.repository(repository)
+        self.state.require_destructive(f"blob upload to {repository}")
+        digest = _digest_of(data, "sha256")
+        scopes = (repository_scope(repository, "pull", "push"),)
+        if (yield from self.blob_exists(repository, digest)):
+            return digest
+        start = yield from self.request("POST", self.url(repository, "blobs", "uploads", ""), scopes)
+        raise_for_response(start, {202})
+        location = self.upload_location(start)
+        response = yield from self.request(
+            "PUT",
+            location.copy_add_param("digest", digest),
+            scopes,
+            headers={"Content-Type": "application/octet-stream"},
+            content=data,
+        )
+        raise_for_response(response, {201})
+        served = response.headers.get("Docker-Content-Digest")
+        if served and served != digest:
+            raise DigestMismatchError(f"blob pushed to {repository}", digest, served)
+        return digest
+
+    def upload_location(self, response: httpx.Response) -> httpx.URL:
+        location = response.headers.get("Location")
+        if not location:
+            raise ProtocolError(response.request.method, redacted_path(response.request.url), "no upload Location")
+        url = response.request.url.join(location)
+        if (url.scheme, url.host, url.port) != (self.base.scheme, self.base.host, self.base.port):
+            # Our registry credentials would follow the URL; only the registry itself may receive them.
+            raise ProtocolError(
+                response.request.method, redacted_path(response.request.url), "upload Location on another host"
+            )
+        return url
+
+
+class RegistryClient:
+    """Synchronous registry client. Obtain it from ``DockerHubHook.registry`` or ``DockerHubSession.registry``."""
+
+    def __init__(self, state: SessionState, run: Callable[[Flow[Any]], Any]) -> None:
+        self.ops = RegistryOperations(state)
+        self._run = run
+
+    def run(self, flow: Flow[T]) -> T:
+        result: T = self._run(flow)
+        return result
+
+    def ping(self) -> bool:
+        return self.run(self.ops.ping())
+
+    def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
+        return self.run(self.ops.head_manifest(repository, reference))
+
+    def resolve_digest(self, repository: str, reference: str) -> str:
+        return self.run(self.ops.resolve_digest(repository, reference))
+
+    def get_manifest(self, repository: str, reference: str) -> Manifest:
+        return self.run(self.ops.get_manifest(repository, reference))
+
+    def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> str:
+        return self.run(self.ops.put_manifest(repository, reference, raw, media_type))
+
+    def list_tags(self, repository: str, page_size: int | None = None, last: str | None = None) -> Iterator[str]:
+        """Every tag, following ``Link`` pagination; ``page_size``/``last`` shape the first request."""
+        tags, following = self.run(self.ops.tags_page(repository, page_size, last))
+        yield from tags
+        while following is not None:
+            tags, following = self.run(self.ops.tags_page(repository, url=following))
+            yield from tags
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        return self.run(self.ops.blob_exists(repository, digest))
+
+    def upload_blob(self, repository: str, data: bytes) -> str:
+        return self.run(self.ops.upload_blob(repository, data))
+
+
+class AsyncRegistryClient:
+    """The async front, for triggers: read-only operations (triggers poll, they never push or delete)."""
+
+    def __init__(self, state: SessionState, run: Callable[[Flow[Any]], Awaitable[Any]]) -> None:
+        self.ops = RegistryOperations(state)
+        self._run = run
+
+    async def run(self, flow: Flow[T]) -> T:
+        result: T = await self._run(flow)
+        return result
+
+    async def ping(self) -> bool:
+        return await self.run(self.ops.ping())
+
+    async def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
+        return await self.run(self.ops.head_manifest(repository, reference))
+
+    async def resolve_digest(self, repository: str, reference: str) -> str:
+        return await self.run(self.ops.resolve_digest(repository, reference))
+
+    async def get_manifest(self, repository: str, reference: str) -> Manifest:
+        return await self.run(self.ops.get_manifest(repository, reference))
