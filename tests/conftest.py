@@ -1,0 +1,48 @@
+"""Test-wide setup: an isolated AIRFLOW_HOME (SQLite, no examples) before anything imports Airflow.
+
+Connections come from ``AIRFLOW_CONN_*`` JSON, as users configure them in deployments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="dockerhub-airflow-home-")
+os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(_AIRFLOW_HOME, "dags"))
+
+pytest_plugins = ["tests.registry_fixtures"]
+
+
+@pytest.fixture
+def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Register a ``dockerhub`` connection as ``AIRFLOW_CONN_<ID>`` JSON; returns the conn id."""
+
+    def make(
+        conn_id: str = "dockerhub_test", *, login: str | None = None, password: str | None = None, **extra: Any
+    ) -> str:
+        payload: dict[str, Any] = {"conn_type": "dockerhub", "extra": extra}
+        if login is not None:
+            payload["login"] = login
+        if password is not None:
+            payload["password"] = password
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(payload))
+        return conn_id
+
+    return make
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """Record retry sleeps instead of sleeping."""
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    yield slept
