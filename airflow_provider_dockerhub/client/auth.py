@@ -82,7 +82,7 @@ def parse_rfc3339(text: Any) -> float | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed.timestamp() if parsed.tzinfo else None

@@ -78,7 +78,11 @@ def _param_follows(cur: _Cursor) -> bool:
     if not m:
         return False
     after = _OWS.match(cur.text, m.end()).end()  # type: ignore[union-attr]
-    return cur.text[after : after + 1] == "=" and cur.text[after + 1 : after + 2] != "="
+    if cur.text[after : after + 1] != "=":
+        return False
+    # "name=value" has a value after "="; token68 padding ("YWI=" or "YWI==") is followed by "=", "," or the end.
+    value_start = _OWS.match(cur.text, after + 1).end()  # type: ignore[union-attr]
+    return cur.text[value_start : value_start + 1] not in ("", ",", "=")
 
 
 def _parse_value(cur: _Cursor) -> str | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import httpx
@@ -64,11 +64,13 @@ def _as_url(name: str, value: Any) -> str:
     try:
         url = httpx.URL(text)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"extra {name!r} is not a valid URL: {value!r} ({exc})") from exc
+        shown = text.rpartition("@")[2]  # never echo credentials someone pasted into a URL
+        raise ConfigurationError(f"extra {name!r} is not a valid URL: {shown!r}") from exc
+    shown = str(url.copy_with(username=None, password=None, query=None, fragment=None))
     if url.scheme not in {"http", "https"} or not url.host:
-        raise ConfigurationError(f"extra {name!r} must be an http(s) URL with a host, got {value!r}")
+        raise ConfigurationError(f"extra {name!r} must be an http(s) URL with a host, got {shown!r}")
     if url.query or url.fragment or url.userinfo:
-        raise ConfigurationError(f"extra {name!r} must not carry a query, fragment or credentials: {value!r}")
+        raise ConfigurationError(f"extra {name!r} must not carry a query, fragment or credentials: {shown!r}")
     return text
 
 
@@ -82,8 +84,23 @@ def _as_verify(value: Any) -> bool | str:
             return text.lower() in _TRUE
         if not os.path.isfile(text):
             raise ConfigurationError(f"extra 'verify' names a CA bundle that does not exist: {text!r}")
+        try:
+            _ssl_context(text)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigurationError(f"extra 'verify' names a file that is not a usable CA bundle: {text!r}") from exc
         return text
     raise ConfigurationError(f"extra 'verify' must be true, false or a CA bundle path, got {value!r}")
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(cafile: str | None) -> ssl.SSLContext:
+    """One SSL context per CA bundle per process: building one loads the CA store (~16 ms and ~1 MB), too
+    costly per client when a triggerer runs a thousand sensors (registry-baseline.md §4)."""
+    if cafile is None:
+        import certifi  # httpx's own default trust store
+
+        cafile = certifi.where()
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _as_realms(value: Any) -> tuple[str, ...]:
@@ -138,20 +155,9 @@ class ClientConfig:
     def httpx_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout, connect=self.connect_timeout)
 
-    @cached_property
+    @property
     def ssl_context(self) -> ssl.SSLContext | bool:
-        """One SSL context per config: building one loads the CA store (~16 ms), too slow to do per client."""
-        if self.verify is False:
-            return False
-        cafile = self.verify if isinstance(self.verify, str) else None
-        if cafile is None:
-            try:
-                import certifi  # httpx's own default trust store
-
-                cafile = certifi.where()
-            except ImportError:  # pragma: no cover - certifi ships with httpx
-                cafile = None
-        return ssl.create_default_context(cafile=cafile)
+        return False if self.verify is False else _ssl_context(self.verify if isinstance(self.verify, str) else None)
 
     @classmethod
     def from_fields(cls, login: str | None, password: str | None, extra: Mapping[str, Any] | None) -> ClientConfig:

@@ -195,7 +195,10 @@ def redacted_path(url: httpx.URL) -> str:
 
 def error_from_response(response: httpx.Response, *, retry_after: float | None = None) -> ApiError:
     request = response.request
-    body = response.content if not response.is_stream_consumed or response.is_closed else b""
+    try:
+        body = response.content
+    except httpx.ResponseNotRead:  # a streamed answer nobody read: we do not read it now either
+        body = b""
     code, message, codes = describe_server_error(body) if request.method != "HEAD" else (None, None, ())
     if request.method == "HEAD" and not message:
         message = "(a HEAD answer has no body)"

@@ -125,7 +125,8 @@ def repository_scope(repository: str, *actions: str) -> Scope:
 
 
 def merge_scopes(*groups: tuple[Scope, ...] | list[Scope]) -> tuple[Scope, ...]:
-    """Union of scopes with actions merged per resource; sorted so equal sets make equal cache keys.
+    """Union of scopes with actions merged per resource, actions in a fixed order (so equal requests make equal
+    token cache keys).
 
     The first resource seen keeps its place in front: some registries only look at the first scope (GGCR
     ``bearer.go``), and for a mount that must be the push target.

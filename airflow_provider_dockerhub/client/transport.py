@@ -39,7 +39,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int) -> float:
         """Full-jitter exponential backoff (AWS architecture blog): spreads synchronized clients apart."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** (retry_number - 1))
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(retry_number - 1, 32))
         return float(ceiling * (0.5 + 0.5 * self.jitter()))
 
 
