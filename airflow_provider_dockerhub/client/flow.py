@@ -25,7 +25,8 @@ C_co = TypeVar("C_co", covariant=True)
 
 @dataclass
 class Send:
-    """Send ``request``; the flow receives the ``httpx.Response`` or has the ``httpx.TransportError`` thrown in."""
+    """Send ``request``; the flow receives the ``httpx.Response``, or has the exception (an
+    ``httpx.TransportError``, or whatever a streamed request body raised) thrown in."""
 
     request: httpx.Request
     stream: bool = False
@@ -98,8 +99,12 @@ class SyncDriver:
             value, error = None, None
             try:
                 value = self._perform(effect)
-            except httpx.TransportError as exc:
+            except Exception as exc:
+                # Thrown into the flow so it can clean up (cancel an upload session) or retry a transport error.
                 error = exc
+            except BaseException:
+                flow.close()
+                raise
 
     def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Send):
@@ -136,8 +141,12 @@ class AsyncDriver:
             value, error = None, None
             try:
                 value = await self._perform(effect)
-            except httpx.TransportError as exc:
+            except Exception as exc:
+                # Thrown into the flow so it can clean up (cancel an upload session) or retry a transport error.
                 error = exc
+            except BaseException:
+                flow.close()
+                raise
 
     async def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Send):

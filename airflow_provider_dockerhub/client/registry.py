@@ -7,11 +7,15 @@ GET counts as a pull against the rate limit and a HEAD does not.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -31,6 +35,10 @@ from .reference import (
 )
 from .session import SessionState
 
+if TYPE_CHECKING:
+    from .image_copy import CopyResult
+    from .upload import BlobPusher, PushResult
+
 T = TypeVar("T")
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -41,6 +49,7 @@ MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MA
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 # Manifests are small JSON documents; distribution 2.8 refuses those over 4 MiB.
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+BLOB_READ_PIECE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,18 @@ class Manifest:
 
 def _digest_of(data: bytes, algorithm: str) -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(
+            response.request.method, redacted_path(response.request.url), f"{what} is not JSON"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(response.request.method, redacted_path(response.request.url), f"{what} is not an object")
+    return data
 
 
 class RegistryOperations:
@@ -288,6 +309,123 @@ class RegistryOperations:
             raise DigestMismatchError(f"blob pushed to {repository}", digest, served)
         return digest
 
+    def delete_manifest(self, repository: str, reference: str) -> Flow[str]:
+        """Delete a manifest **by digest**. A tag is resolved first (HEAD); an unresolvable tag is an error,
+        never a delete by tag (which would remove whatever the tag points to by then). Returns the digest."""
+        repository = self.repository(repository)
+        self.state.require_destructive(f"DELETE manifest {repository}:{reference}")
+        digest = reference if is_digest(reference) else (yield from self.resolve_digest(repository, reference))
+        validate_digest(digest)
+        response = yield from self.request(
+            "DELETE",
+            self.url(repository, "manifests", digest),
+            (repository_scope(repository, "pull", "push", "delete"),),
+            # A registry answers 500 on some delete races and retries internally; do not stack our retries.
+            replayable=False,
+        )
+        raise_for_response(response, {202, 200})
+        return digest
+
+    def delete_blob(self, repository: str, digest: str) -> Flow[None]:
+        repository = self.repository(repository)
+        validate_digest(digest)
+        self.state.require_destructive(f"DELETE blob {repository}@{digest}")
+        response = yield from self.request(
+            "DELETE",
+            self.url(repository, "blobs", digest),
+            (repository_scope(repository, "pull", "push", "delete"),),
+        )
+        raise_for_response(response, {202, 200})
+
+    def fetch_blob(self, repository: str, digest: str, sink: Callable[[bytes], object]) -> Flow[int]:
+        """Stream a blob into ``sink`` piece by piece, verifying its digest; returns its size.
+
+        Follows the redirect to a CDN (httpx drops ``Authorization`` when the origin changes). The caller must
+        discard what ``sink`` received if this raises ``DigestMismatchError``.
+        """
+        repository = self.repository(repository)
+        validate_digest(digest)
+        response = yield from self.request(
+            "GET",
+            self.url(repository, "blobs", digest),
+            (repository_scope(repository, "pull"),),
+            stream=True,
+            follow_redirects=True,
+        )
+        try:
+            if response.status_code != 200:
+                response.read()
+                raise_for_response(response, {200})
+            hasher = hashlib.new(digest.split(":", 1)[0])
+            size = 0
+            for piece in response.iter_raw(BLOB_READ_PIECE):
+                hasher.update(piece)
+                sink(piece)
+                size += len(piece)
+        finally:
+            response.close()
+        actual = f"{digest.split(':', 1)[0]}:{hasher.hexdigest()}"
+        if actual != digest:
+            raise DigestMismatchError(f"blob {repository}@{digest}", digest, actual)
+        return size
+
+    def get_blob(self, repository: str, digest: str, max_size: int = MAX_MANIFEST_SIZE) -> Flow[bytes]:
+        """A small blob (an image config, an SBOM) in memory, digest verified; larger ones go to a file."""
+        parts: list[bytes] = []
+        received = 0
+
+        def collect(piece: bytes) -> None:
+            nonlocal received
+            received += len(piece)
+            if received > max_size:
+                raise ProtocolError("GET", f"/v2/{repository}/blobs/{digest}", f"blob larger than {max_size} bytes")
+            parts.append(piece)
+
+        yield from self.fetch_blob(repository, digest, collect)
+        return b"".join(parts)
+
+    # -- referrers ------------------------------------------------------------------------------------------
+
+    def referrers(self, repository: str, digest: str, artifact_type: str | None = None) -> Flow[list[dict[str, Any]]]:
+        """Descriptors of the manifests whose ``subject`` is ``digest`` (OCI referrers API, end-12).
+
+        Registries without the API answer 404; then the referrers tag schema (``sha256-<hex>``) is read, as
+        the spec requires. The ``artifactType`` filter is applied here when the server did not apply it.
+        """
+        repository = self.repository(repository)
+        validate_digest(digest)
+        scopes = (repository_scope(repository, "pull"),)
+        url: httpx.URL | None = self.url(repository, "referrers", digest)
+        if artifact_type:
+            assert url is not None
+            url = url.copy_add_param("artifactType", artifact_type)
+        descriptors: list[dict[str, Any]] = []
+        filtered = False
+        while url is not None:
+            response = yield from self.request("GET", url, scopes, headers={"Accept": OCI_INDEX})
+            if response.status_code == 404 and not descriptors:
+                descriptors = yield from self._referrers_from_tag(repository, digest)
+                break
+            raise_for_response(response, {200})
+            index = _json_object(response, "referrers index")
+            descriptors.extend(d for d in index.get("manifests") or [] if isinstance(d, dict))
+            filtered = "artifacttype" in response.headers.get("OCI-Filters-Applied", "").lower()
+            following = next_link(response)
+            url = following if following is not None and following.host == url.host else None
+        if artifact_type and not filtered:
+            descriptors = [d for d in descriptors if d.get("artifactType") == artifact_type]
+        return descriptors
+
+    def _referrers_from_tag(self, repository: str, digest: str) -> Flow[list[dict[str, Any]]]:
+        algorithm, encoded = digest.split(":", 1)
+        tag = f"{algorithm[:32]}-{encoded[:64]}"
+        head = yield from self.head_manifest(repository, tag)
+        if head is None:
+            return []
+        manifest = yield from self.get_manifest(repository, tag)
+        data = manifest.json()
+        return [d for d in data.get("manifests") or [] if isinstance(d, dict)]
+
     def upload_location(self, response: httpx.Response) -> httpx.URL:
         location = response.headers.get("Location")
         if not location:
@@ -340,6 +478,79 @@ class RegistryClient:
 
     def upload_blob(self, repository: str, data: bytes) -> str:
         return self.run(self.ops.upload_blob(repository, data))
+
+    def delete_manifest(self, repository: str, reference: str) -> str:
+        return self.run(self.ops.delete_manifest(repository, reference))
+
+    def delete_blob(self, repository: str, digest: str) -> None:
+        self.run(self.ops.delete_blob(repository, digest))
+
+    def get_blob(self, repository: str, digest: str, max_size: int = MAX_MANIFEST_SIZE) -> bytes:
+        return self.run(self.ops.get_blob(repository, digest, max_size))
+
+    def download_blob(self, repository: str, digest: str, path: str | os.PathLike[str]) -> int:
+        """Stream a blob to ``path`` with its digest verified; a partial or corrupt download never lands there."""
+        target = Path(path)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                size = self.run(self.ops.fetch_blob(repository, digest, handle.write))
+            os.replace(tmp_name, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        return size
+
+    def referrers(self, repository: str, digest: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
+        return self.run(self.ops.referrers(repository, digest, artifact_type))
+
+    def platforms(self, repository: str, reference: str, include_attestations: bool = False) -> list[dict[str, Any]]:
+        """The image's platforms; attestation entries (``unknown/unknown``) only when asked for."""
+        from .images import ImageOperations
+
+        return self.run(ImageOperations(self.ops).platforms(repository, reference, include_attestations))
+
+    def get_config(self, repository: str, reference: str, platform: str | None = None) -> dict[str, Any]:
+        """The image config (JSON); ``platform`` (``os/arch[/variant]``) is required for a multi-platform image."""
+        from .images import ImageOperations
+
+        return self.run(ImageOperations(self.ops).config(repository, reference, platform))
+
+    def inspect(self, repository: str, reference: str, platform: str | None = None) -> dict[str, Any]:
+        from .images import ImageOperations
+
+        return self.run(ImageOperations(self.ops).inspect(repository, reference, platform))
+
+    def copy_image(
+        self,
+        src_repository: str,
+        src_reference: str,
+        dst_repository: str,
+        tags: list[str],
+        destination: RegistryClient | None = None,
+        **options: Any,
+    ) -> CopyResult:
+        """Copy/promote an image (whole index) to ``dst_repository`` under ``tags``; mounts blobs when the
+        registry allows, else streams them through a temporary file. ``destination``: another registry."""
+        from .image_copy import ImageCopier
+
+        copier = ImageCopier(self, destination or self, **options)
+        return copier.copy(src_repository, src_reference, dst_repository, tags)
+
+    def blob_pusher(self, repository: str, source: Any, **options: Any) -> BlobPusher:
+        """A pusher for ``source`` (a path, ``bytes``, a binary stream or a ``BlobSource``); run it with
+        ``client.run(pusher.push())``, cancel it from another thread with ``pusher.cancel()``."""
+        from .upload import BlobPusher, as_source
+
+        return BlobPusher(self.ops, repository, as_source(source), **options)
+
+    def push_blob(self, repository: str, source: Any, **options: Any) -> PushResult:
+        """Push a blob: skip if present, mount when ``mount_from`` is given, else a resumable chunked upload.
+
+        Options: ``digest`` (expected; enables the skip and is verified), ``mount_from``, ``chunk_size``.
+        """
+        return self.run(self.blob_pusher(repository, source, **options).push())
 
 
 class AsyncRegistryClient:

@@ -1,0 +1,202 @@
+"""Read an OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/<alg>/<hex>``) and push it.
+
+Layouts come from ``docker buildx build --output type=oci,tar=false``, ``skopeo copy ... oci:<dir>`` or
+``oras``. Everything is checked before the first request: the layout marker, the manifest selected, and that
+every referenced blob is present with its declared size; small documents (manifests, configs) are hash-checked
+when read, and large blobs are hash-checked in the single pass that uploads them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DigestMismatchError, InvalidInputError
+from .images import INDEX_TYPES
+from .reference import digest_of, validate_digest, validate_tag
+from .registry import MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
+
+if TYPE_CHECKING:
+    from .registry import RegistryClient
+
+log = logging.getLogger("airflow_provider_dockerhub.client.oci_layout")
+
+REF_NAME = "org.opencontainers.image.ref.name"
+MAX_DOCUMENT = 4 * 1024 * 1024
+
+
+@dataclass
+class LayoutPushResult:
+    digest: str
+    repository: str
+    tags: list[str]
+    media_type: str
+    manifests: list[str] = field(default_factory=list)
+    blobs_uploaded: int = 0
+    blobs_skipped: int = 0
+    blobs_mounted: int = 0
+    bytes_uploaded: int = 0
+
+    def as_xcom(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "repository": self.repository,
+            "tags": list(self.tags),
+            "media_type": self.media_type,
+            "manifests": list(self.manifests),
+            "blobs_uploaded": self.blobs_uploaded,
+            "blobs_skipped": self.blobs_skipped,
+            "blobs_mounted": self.blobs_mounted,
+            "bytes_uploaded": self.bytes_uploaded,
+        }
+
+
+@dataclass(frozen=True)
+class Document:
+    digest: str
+    media_type: str
+    raw: bytes
+
+    def json(self) -> dict[str, Any]:
+        data = json.loads(self.raw)
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"OCI layout document {self.digest} is not a JSON object")
+        return data
+
+
+class OciLayout:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.root = Path(path)
+        marker = self.root / "oci-layout"
+        if not self.root.is_dir() or not marker.is_file():
+            raise InvalidInputError(f"{os.fspath(path)!r} is not an OCI image layout (no 'oci-layout' file)")
+        try:
+            version = json.loads(marker.read_text()).get("imageLayoutVersion")
+        except (ValueError, AttributeError) as exc:
+            raise InvalidInputError(f"{marker} is not valid JSON") from exc
+        if version != "1.0.0":
+            raise InvalidInputError(f"unsupported OCI layout version {version!r} in {marker}")
+
+    def blob_path(self, digest: str) -> Path:
+        algorithm, encoded = validate_digest(digest).split(":", 1)
+        return self.root / "blobs" / algorithm / encoded
+
+    def index(self) -> dict[str, Any]:
+        path = self.root / "index.json"
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(f"cannot read the layout's index.json: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("manifests"), list):
+            raise InvalidInputError("the layout's index.json has no 'manifests' list")
+        return data
+
+    def select(self, ref_name: str | None = None) -> dict[str, Any]:
+        """The descriptor to push: the one named ``ref_name``, or the only one."""
+        entries = [d for d in self.index()["manifests"] if isinstance(d, dict)]
+        if ref_name is not None:
+            entries = [d for d in entries if (d.get("annotations") or {}).get(REF_NAME) == ref_name]
+        if len(entries) != 1:
+            names = sorted(str((d.get("annotations") or {}).get(REF_NAME)) for d in self.index()["manifests"])
+            raise InvalidInputError(
+                f"the layout holds {len(entries)} matching manifests; pass ref_name (one of {names})"
+            )
+        return entries[0]
+
+    def document(self, descriptor: dict[str, Any]) -> Document:
+        digest = validate_digest(str(descriptor.get("digest")))
+        path = self.blob_path(digest)
+        if not path.is_file():
+            raise InvalidInputError(f"the OCI layout is missing blob {digest}")
+        if path.stat().st_size > MAX_DOCUMENT:
+            raise InvalidInputError(f"manifest {digest} in the layout is larger than {MAX_DOCUMENT} bytes")
+        raw = path.read_bytes()
+        actual = digest_of(raw, digest.split(":", 1)[0])
+        if actual != digest:
+            raise DigestMismatchError(f"OCI layout manifest {path}", digest, actual)
+        media_type = str(descriptor.get("mediaType") or "")
+        declared = json.loads(raw).get("mediaType") if raw.strip().startswith(b"{") else None
+        media_type = str(declared or media_type or (OCI_INDEX if b'"manifests"' in raw else OCI_MANIFEST))
+        if media_type not in MANIFEST_MEDIA_TYPES:
+            raise InvalidInputError(f"unsupported manifest media type {media_type!r} for {digest}")
+        return Document(digest, media_type, raw)
+
+    def check_blob(self, descriptor: dict[str, Any]) -> Path:
+        digest = validate_digest(str(descriptor.get("digest")))
+        path = self.blob_path(digest)
+        if not path.is_file():
+            raise InvalidInputError(f"the OCI layout is missing blob {digest}")
+        size = descriptor.get("size")
+        if isinstance(size, int) and path.stat().st_size != size:
+            raise InvalidInputError(f"blob {digest} is {path.stat().st_size} bytes, the manifest says {size}")
+        return path
+
+    def plan(self, descriptor: dict[str, Any]) -> list[tuple[Document, list[dict[str, Any]]]]:
+        """Manifests in push order (children before their index), each with the blobs it needs."""
+        document = self.document(descriptor)
+        if document.media_type in INDEX_TYPES:
+            steps: list[tuple[Document, list[dict[str, Any]]]] = []
+            for child in document.json().get("manifests") or []:
+                if isinstance(child, dict):
+                    steps.extend(self.plan(child))
+            return [*steps, (document, [])]
+        data = document.json()
+        blobs = [data["config"]] if isinstance(data.get("config"), dict) else []
+        blobs.extend(d for d in data.get("layers") or [] if isinstance(d, dict))
+        for blob in blobs:
+            self.check_blob(blob)
+        return [(document, blobs)]
+
+
+def push_layout(
+    registry: RegistryClient,
+    layout_path: str | os.PathLike[str],
+    repository: str,
+    tags: list[str],
+    *,
+    ref_name: str | None = None,
+    mount_from: str | None = None,
+    chunk_size: int | None = None,
+) -> LayoutPushResult:
+    """Push the selected image (or index, whole) under ``tags``: blobs, child manifests by digest, then tags."""
+    if not tags:
+        raise InvalidInputError("push needs at least one tag")
+    for tag in tags:
+        validate_tag(tag)
+    repository = registry.ops.repository(repository)
+    registry.ops.state.require_destructive(f"image push to {repository}")
+    layout = OciLayout(layout_path)
+    steps = layout.plan(layout.select(ref_name))  # every check happens here, before any request
+    top = steps[-1][0]
+    result = LayoutPushResult(top.digest, repository, list(tags), top.media_type)
+    options: dict[str, Any] = {}
+    if chunk_size:
+        options["chunk_size"] = chunk_size
+    if mount_from:
+        options["mount_from"] = mount_from
+    pushed_blobs: set[str] = set()
+    for document, blobs in steps:
+        for blob in blobs:
+            digest = str(blob["digest"])
+            if digest in pushed_blobs:
+                continue
+            pushed = registry.push_blob(repository, layout.blob_path(digest), digest=digest, **options)
+            pushed_blobs.add(digest)
+            if pushed.skipped:
+                result.blobs_skipped += 1
+            elif pushed.mounted:
+                result.blobs_mounted += 1
+            else:
+                result.blobs_uploaded += 1
+                result.bytes_uploaded += pushed.size
+        if document is not top:
+            registry.put_manifest(repository, document.digest, document.raw, document.media_type)
+            result.manifests.append(document.digest)
+    for tag in tags:
+        registry.put_manifest(repository, tag, top.raw, top.media_type)
+        log.info("pushed %s:%s -> %s", repository, tag, top.digest)
+    return result
