@@ -150,7 +150,7 @@ class MultiPlatform:
 
 
 def write_layout(
-    path: Path, top: bytes, media_type: str, documents: list[bytes], blobs: list[bytes], ref_name: str = "latest"
+    path: Path, top: bytes, media_type: str, documents: list[bytes], blobs: list[bytes], *, ref_name: str = "latest"
 ) -> Path:
     """An OCI image layout directory holding ``top`` (named ``ref_name``), its manifests and blobs."""
     (path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
