@@ -46,3 +46,15 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     slept: list[float] = []
     monkeypatch.setattr("time.sleep", slept.append)
     yield slept
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata DB in the test AIRFLOW_HOME (what ``dag.test()`` needs); once per session."""
+    import subprocess
+    import sys
+
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    result = subprocess.run([airflow, "db", "migrate"], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return os.environ["AIRFLOW_HOME"]

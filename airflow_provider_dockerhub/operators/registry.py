@@ -1,0 +1,256 @@
+"""Release operators on the Registry HTTP API v2: push a blob, push an image, copy/promote, delete a manifest.
+
+Each is its arguments plus one core call. Every write needs the connection's ``allow_destructive``; a delete
+also needs the operator's own ``confirm_delete=True``. Return values are JSON primitives (XCom).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator, default_image_outlets
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_dockerhub.client.upload import BlobPusher
+
+
+class DockerHubPushBlobOperator(DockerHubBaseOperator):
+    """Push one blob (a file) with the streaming, resumable chunked upload; returns ``{"digest", "size", ...}``.
+
+    :param repository: target repository.
+    :param path: the file to push.
+    :param digest: expected digest, if known: enables skip-if-present and is verified before commit.
+    :param mount_from: a repository of the same registry that may already hold the blob (cross-repo mount).
+    :param chunk_size: PATCH chunk size in bytes (default 64 MiB); memory stays near one 1 MiB piece.
+    """
+
+    template_fields: Sequence[str] = ("repository", "path", "digest", "mount_from", "dockerhub_conn_id")
+
+    def __init__(
+        self,
+        *,
+        repository: str,
+        path: str,
+        digest: str | None = None,
+        mount_from: str | None = None,
+        chunk_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.repository = repository
+        self.path = path
+        self.digest = digest
+        self.mount_from = mount_from
+        self.chunk_size = chunk_size
+        self._pusher: BlobPusher | None = None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        options: dict[str, Any] = {"digest": self.digest or None, "mount_from": self.mount_from or None}
+        if self.chunk_size:
+            options["chunk_size"] = self.chunk_size
+        registry = self.hook.registry
+        self._pusher = registry.blob_pusher(self.repository, self.path, **options)
+        try:
+            result = registry.run(self._pusher.push())
+        finally:
+            self._pusher = None
+            self.hook.close()
+        self.log.info(
+            "blob %s (%d bytes) in %s: %s",
+            result.digest,
+            result.size,
+            self.repository,
+            "skipped" if result.skipped else "mounted" if result.mounted else f"uploaded in {result.seconds:.1f}s",
+        )
+        return result.as_xcom()
+
+    def on_kill(self) -> None:
+        # The push loop sees the flag between 1 MiB pieces and deletes the registry's upload session.
+        if self._pusher is not None:
+            self._pusher.cancel()
+
+
+class DockerHubPushImageOperator(DockerHubBaseOperator):
+    """Push an OCI image layout directory (``docker buildx --output type=oci``, skopeo, oras) under tags.
+
+    Blobs first (skipped when present, mounted when ``mount_from`` has them), then child manifests by digest,
+    then the image or index under every tag. Emits the image Asset event with the digest. Returns
+    ``{"digest", "repository", "tags", "manifests", "blobs_*", ...}``.
+    """
+
+    template_fields: Sequence[str] = ("layout_path", "repository", "tags", "ref_name", "dockerhub_conn_id")
+
+    def __init__(
+        self,
+        *,
+        layout_path: str,
+        repository: str,
+        tags: Sequence[str],
+        ref_name: str | None = None,
+        mount_from: str | None = None,
+        chunk_size: int | None = None,
+        emit_asset: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["outlets"] = default_image_outlets(repository, kwargs.get("outlets"), emit_asset)
+        super().__init__(**kwargs)
+        self.layout_path = layout_path
+        self.repository = repository
+        self.tags = tags
+        self.ref_name = ref_name
+        self.mount_from = mount_from
+        self.chunk_size = chunk_size
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dockerhub.client.oci_layout import push_layout
+
+        tags = [self.tags] if isinstance(self.tags, str) else list(self.tags)
+        try:
+            result = push_layout(
+                self.hook.registry,
+                self.layout_path,
+                self.repository,
+                tags,
+                ref_name=self.ref_name or None,
+                mount_from=self.mount_from or None,
+                chunk_size=self.chunk_size,
+            )
+        finally:
+            self.hook.close()
+        self.log.info(
+            "pushed %s:%s = %s (%d blobs uploaded, %d skipped, %d mounted)",
+            result.repository,
+            ",".join(tags),
+            result.digest,
+            result.blobs_uploaded,
+            result.blobs_skipped,
+            result.blobs_mounted,
+        )
+        self.emit_image_event(context, {"digest": result.digest, "repository": result.repository, "tags": tags})
+        return result.as_xcom()
+
+
+class DockerHubCopyImageOperator(DockerHubBaseOperator):
+    """Copy or promote ``source`` to ``destination`` (another tag, repository, or registry).
+
+    ``source`` is ``repo:tag`` or ``repo@digest``; ``destination`` is ``repo:tag`` (plus ``extra_tags``). Within
+    one registry, layers are mounted, never pulled; a multi-platform index is copied whole, so the destination
+    digest equals the source's. ``destination_conn_id`` targets another registry (blobs are streamed through
+    a temporary file, digest-verified). Emits the image Asset event for the destination.
+    """
+
+    template_fields: Sequence[str] = (
+        "source",
+        "destination",
+        "extra_tags",
+        "dockerhub_conn_id",
+        "destination_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        destination: str,
+        extra_tags: Sequence[str] = (),
+        destination_conn_id: str | None = None,
+        emit_asset: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        repository = destination.rsplit(":", 1)[0] if ":" in destination.rsplit("/", 1)[-1] else destination
+        kwargs["outlets"] = default_image_outlets(repository, kwargs.get("outlets"), emit_asset)
+        super().__init__(**kwargs)
+        self.source = source
+        self.destination = destination
+        self.extra_tags = extra_tags
+        self.destination_conn_id = destination_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dockerhub.client.errors import InvalidInputError
+        from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
+
+        source_registry = self.hook.registry
+        destination_hook = (
+            DockerHubHook(dockerhub_conn_id=self.destination_conn_id)
+            if self.destination_conn_id and self.destination_conn_id != self.dockerhub_conn_id
+            else None
+        )
+        try:
+            destination_registry = destination_hook.registry if destination_hook else source_registry
+            src = source_registry.ops.image(self.source)
+            dst = destination_registry.ops.image(self.destination)
+            if dst.digest or not dst.tag:
+                raise InvalidInputError(f"destination {self.destination!r} must be repository:tag")
+            tags = [dst.tag, *self.extra_tags]
+            result = source_registry.copy_image(
+                src.repository,
+                src.reference,
+                dst.repository,
+                tags,
+                destination=destination_registry if destination_hook else None,
+            )
+        finally:
+            self.hook.close()
+            if destination_hook is not None:
+                destination_hook.close()
+        self.log.info(
+            "%s -> %s:%s = %s (%d blobs mounted, %d skipped, %d uploaded)",
+            self.source,
+            result.destination,
+            ",".join(tags),
+            result.digest,
+            result.blobs_mounted,
+            result.blobs_skipped,
+            result.blobs_uploaded,
+        )
+        self.emit_image_event(context, {"digest": result.digest, "repository": result.destination, "tags": tags})
+        return result.as_xcom()
+
+
+class DockerHubDeleteManifestOperator(DockerHubBaseOperator):
+    """Delete a manifest **by digest** (a tag is resolved first; an unresolvable tag is an error).
+
+    Destructive: runs only when the connection has ``allow_destructive`` **and** ``confirm_delete=True``.
+    ``dry_run=True`` (the default) resolves and reports what would be deleted, changing nothing.
+    Returns ``{"repository", "reference", "digest", "deleted", "dry_run"}``.
+    """
+
+    template_fields: Sequence[str] = ("repository", "reference", "dockerhub_conn_id")
+
+    def __init__(
+        self,
+        *,
+        repository: str,
+        reference: str,
+        confirm_delete: bool = False,
+        dry_run: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.repository = repository
+        self.reference = reference
+        self.confirm_delete = confirm_delete
+        self.dry_run = dry_run
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        report: dict[str, Any] = {"repository": self.repository, "reference": self.reference, "dry_run": self.dry_run}
+        if not self.dry_run:
+            self.require_confirmation(
+                self.confirm_delete, f"deleting {self.repository}:{self.reference}", "confirm_delete"
+            )
+        try:
+            registry = self.hook.registry
+            if self.dry_run:
+                report["digest"] = registry.resolve_digest(self.repository, self.reference)
+                report["deleted"] = False
+                self.log.info("dry run: would delete %s@%s", self.repository, report["digest"])
+                return report
+            report["digest"] = registry.delete_manifest(self.repository, self.reference)
+            report["deleted"] = True
+        finally:
+            self.hook.close()
+        self.log.info("deleted %s@%s", self.repository, report["digest"])
+        return report
