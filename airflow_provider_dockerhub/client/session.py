@@ -62,6 +62,7 @@ class SessionState:
         self.telemetry = RateLimitTelemetry()
         self.stats = RetryStats()
         sink = on_secret or (lambda _secret: None)
+        self.on_secret: SecretSink = sink
         self.realms = RealmPolicy(config)
         self.hub_tokens = HubTokenSource(config, self.policy, sink)
         self.registry_tokens = RegistryTokenSource(config, self.policy, self.realms, sink, self.telemetry)
