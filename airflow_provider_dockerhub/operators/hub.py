@@ -1,0 +1,320 @@
+"""Scheduled Docker Hub administration: audit-log export, and idempotent "ensure" operators with dry runs.
+
+Every operator here is safe to re-run: it reads the current state, computes what differs, logs it, and (unless
+``dry_run``) changes only that.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
+
+
+def as_storage_path(target: Any) -> ObjectStoragePath:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    if isinstance(target, ObjectStoragePath):
+        return target
+    text = str(target)
+    return ObjectStoragePath(text if "://" in text else f"file://{text}")
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise AirflowFailException(f"expected a datetime, got {value!r}")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
+    """Export an account's audit events for the run's data interval ``[start, end)`` as JSON Lines.
+
+    :param account: organization or user whose audit log to read (default: the connection's ``namespace``).
+    :param destination: an ObjectStoragePath or path/URL (local, ``s3://``, ``gs://``…) of the output file; a
+        value ending in ``/`` is a directory, and the file is named after the account and interval. Templated,
+        so ``s3://audit/{{ data_interval_start | ds }}/events.jsonl`` partitions by date.
+    :param start: / :param end: override the data interval (e.g. for manual runs).
+
+    Pages through everything (memory bounded by one page), writes a temporary object and then moves it onto
+    the destination, so a re-run of the same interval replaces its own output instead of appending, and a
+    failed run leaves no partial file. An event exactly on a boundary belongs to the interval it starts. The
+    audit endpoint's 429s are waited out per ``Retry-After``. Returns ``{"count", "path"}``.
+    """
+
+    template_fields: Sequence[str] = ("account", "destination", "start", "end", "action", "actor", "dockerhub_conn_id")
+
+    def __init__(
+        self,
+        *,
+        destination: Any,
+        account: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        action: str | None = None,
+        actor: str | None = None,
+        page_size: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.destination = destination
+        self.account = account
+        self.start = start
+        self.end = end
+        self.action = action
+        self.actor = actor
+        self.page_size = page_size
+
+    def interval(self, context: Context) -> tuple[datetime, datetime]:
+        start = self.start or context.get("data_interval_start")
+        end = self.end or context.get("data_interval_end")
+        if start is None or end is None:
+            raise AirflowFailException("no data interval: schedule the DAG or pass start and end")
+        start, end = _utc(start), _utc(end)
+        if end <= start:
+            raise AirflowFailException(f"empty interval [{start}, {end})")
+        return start, end
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        start, end = self.interval(context)
+        account = self.account or self.hook.get_config().namespace
+        if not account:
+            raise AirflowFailException("no account: pass account= or set the connection's namespace extra")
+        target = as_storage_path(self.destination)
+        if str(self.destination).endswith("/"):
+            target = target / f"{account}-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.jsonl"
+        temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        count = 0
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with temporary.open("w") as out:
+                events = self.hook.hub.audit_logs(
+                    account, start=start, end=end, action=self.action, actor=self.actor, page_size=self.page_size
+                )
+                for event in events:
+                    when = event.timestamp
+                    # [start, end): the API's from/to bounds are not documented as half-open; ours are.
+                    if when is None or not start <= _utc(when) < end:
+                        continue
+                    out.write(json.dumps(event.to_json(), sort_keys=True) + "\n")
+                    count += 1
+            temporary.move(target)
+        except BaseException:
+            if temporary.exists():
+                temporary.unlink()
+            raise
+        finally:
+            self.hook.close()
+        self.log.info("exported %d audit events of %s for [%s, %s) to %s", count, account, start, end, target)
+        return {"count": count, "path": str(target)}
+
+
+class DockerHubEnsureRepositoryOperator(DockerHubBaseOperator):
+    """Ensure ``namespace/name`` exists with the given settings; creates it if missing, sets immutable-tag rules.
+
+    The Hub API cannot change an existing repository's privacy or description: a difference there is reported
+    as drift (and fails the task when ``fail_on_drift``). Returns ``{"created", "changed", "drift"}``.
+    """
+
+    template_fields: Sequence[str] = ("namespace", "name", "description", "dockerhub_conn_id")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        namespace: str | None = None,
+        is_private: bool = True,
+        description: str | None = None,
+        immutable_tags: Sequence[str] | None = None,
+        dry_run: bool = False,
+        fail_on_drift: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.namespace = namespace
+        self.is_private = is_private
+        self.description = description
+        self.immutable_tags = immutable_tags
+        self.dry_run = dry_run
+        self.fail_on_drift = fail_on_drift
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dockerhub.client.errors import NotFoundError
+
+        hub = self.hook.hub
+        namespace = self.namespace or self.hook.get_config().namespace
+        if not namespace:
+            raise AirflowFailException("no namespace: pass namespace= or set the connection's namespace extra")
+        result: dict[str, Any] = {
+            "repository": f"{namespace}/{self.name}",
+            "created": False,
+            "changed": [],
+            "drift": {},
+            "dry_run": self.dry_run,
+        }
+        try:
+            try:
+                current = hub.get_repository(namespace, self.name)
+            except NotFoundError:
+                current = None
+            if current is None:
+                result["created"] = True
+                if not self.dry_run:
+                    current = hub.create_repository(
+                        namespace, self.name, description=self.description, is_private=self.is_private
+                    )
+            else:
+                if current.is_private != self.is_private:
+                    result["drift"]["is_private"] = {"have": current.is_private, "want": self.is_private}
+                if self.description is not None and (current.description or "") != self.description:
+                    result["drift"]["description"] = {"have": current.description, "want": self.description}
+            if self.immutable_tags is not None:
+                settings = current.immutable_tags_settings if current is not None else None
+                want_rules = list(self.immutable_tags)
+                have = (settings.enabled, list(settings.rules)) if settings else (False, [])
+                if have != (bool(want_rules), want_rules):
+                    result["changed"].append("immutable_tags")
+                    if not self.dry_run:
+                        hub.update_immutable_tags(namespace, self.name, enabled=bool(want_rules), rules=want_rules)
+        finally:
+            self.hook.close()
+        self.log.info("ensure repository %s: %s", result["repository"], result)
+        if result["drift"] and self.fail_on_drift:
+            raise AirflowFailException(
+                f"{result['repository']} differs in what the API cannot change: {result['drift']}"
+            )
+        return result
+
+
+class DockerHubEnsureTeamMembersOperator(DockerHubBaseOperator):
+    """Ensure a team (group) of ``org`` has exactly ``members``: adds the missing; removes the extra only with
+    ``allow_removal=True`` (and the connection's ``allow_destructive``). Creates the team if missing.
+    Returns ``{"added", "removed", "kept", "dry_run"}``."""
+
+    template_fields: Sequence[str] = ("org", "team", "members", "dockerhub_conn_id")
+
+    def __init__(
+        self,
+        *,
+        team: str,
+        members: Sequence[str],
+        org: str | None = None,
+        allow_removal: bool = False,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.org = org
+        self.team = team
+        self.members = members
+        self.allow_removal = allow_removal
+        self.dry_run = dry_run
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dockerhub.client.errors import NotFoundError
+
+        hub = self.hook.hub
+        org = self.org or self.hook.get_config().namespace
+        if not org:
+            raise AirflowFailException("no org: pass org= or set the connection's namespace extra")
+        wanted = {m.strip().lower(): m.strip() for m in self.members if m.strip()}
+        try:
+            try:
+                hub.get_group(org, self.team)
+                current = {m.username.lower(): m.username for m in hub.list_group_members(org, self.team)}
+            except NotFoundError:
+                current = {}
+                if not self.dry_run:
+                    hub.create_group(org, self.team)
+            add = sorted(wanted[k] for k in wanted.keys() - current.keys())
+            remove = sorted(current[k] for k in current.keys() - wanted.keys())
+            if remove and not self.allow_removal and not self.dry_run:
+                raise AirflowFailException(
+                    f"team {org}/{self.team} has {len(remove)} members not in the list ({', '.join(remove)}): "
+                    "pass allow_removal=True to remove them; nothing was changed"
+                )
+            if not self.dry_run:
+                for username in add:
+                    hub.add_group_member(org, self.team, username)
+                for username in remove:
+                    hub.remove_group_member(org, self.team, username)
+        finally:
+            self.hook.close()
+        result = {"added": add, "removed": remove, "kept": len(wanted.keys() & current.keys()), "dry_run": self.dry_run}
+        self.log.info("ensure team %s/%s: %s", org, self.team, result)
+        return result
+
+
+class DockerHubAccessTokenReportOperator(DockerHubBaseOperator):
+    """Report access tokens that are expired, expire within ``expiring_within_days``, or are unused (never used,
+    or not for ``unused_for_days``). Personal tokens of the connection's user, or an organization's tokens when
+    ``org`` is given. Read-only; ``fail_on_findings`` turns findings into a task failure (for alerting)."""
+
+    template_fields: Sequence[str] = ("org", "dockerhub_conn_id")
+
+    def __init__(
+        self,
+        *,
+        org: str | None = None,
+        expiring_within_days: int = 14,
+        unused_for_days: int = 90,
+        fail_on_findings: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.org = org
+        self.expiring_within_days = expiring_within_days
+        self.unused_for_days = unused_for_days
+        self.fail_on_findings = fail_on_findings
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        soon = now + timedelta(days=self.expiring_within_days)
+        stale = now - timedelta(days=self.unused_for_days)
+        report: dict[str, list[dict[str, Any]]] = {"expired": [], "expiring": [], "unused": []}
+        try:
+            tokens: list[tuple[str, str | None, datetime | None, datetime | None, datetime | None, bool]]
+            if self.org:
+                tokens = [
+                    (t.id, t.label, t.expires_at, t.last_used_at, t.created_at, t.is_active)
+                    for t in self.hook.hub.list_org_access_tokens(self.org)
+                ]
+            else:
+                tokens = [
+                    (t.uuid, t.token_label, t.expires_at, t.last_used, t.created_at, t.is_active)
+                    for t in self.hook.hub.list_access_tokens()
+                ]
+        finally:
+            self.hook.close()
+        for token_id, label, expires, last_used, created, active in tokens:
+            entry = {
+                "id": token_id,
+                "label": label,
+                "active": active,
+                "expires_at": expires.isoformat() if expires else None,
+                "last_used": last_used.isoformat() if last_used else None,
+            }
+            if expires is not None and _utc(expires) <= now:
+                report["expired"].append(entry)
+            elif expires is not None and _utc(expires) <= soon:
+                report["expiring"].append(entry)
+            # Unused: not used for the period, or never used and older than it (a new token gets a grace period).
+            reference = last_used or created
+            if active and (reference is None or _utc(reference) < stale):
+                report["unused"].append(entry)
+        summary = {k: len(v) for k, v in report.items()}
+        self.log.info("access tokens: %d checked, %s", len(tokens), summary)
+        if self.fail_on_findings and any(summary.values()):
+            raise AirflowFailException(f"access token findings: {summary}")
+        return {"checked": len(tokens), **report}
