@@ -169,7 +169,8 @@ def send_flow(
     Returns the final response whatever its status; the caller maps statuses to errors.
     """
     method = request.method
-    idempotent = method in IDEMPOTENT_METHODS
+    # A POST that only reads (a GraphQL query) says so with the ``dockerhub_idempotent`` request extension.
+    idempotent = method in IDEMPOTENT_METHODS or bool(request.extensions.get("dockerhub_idempotent"))
     waited = 0.0
     retries = 0
     while True:
