@@ -179,3 +179,169 @@ def push_multi(registry: Any, repository: str, multi: MultiPlatform, tag: str) -
     for manifest in multi.manifests:
         registry.put_manifest(repository, digest(manifest), manifest, OCI_MANIFEST)
     return str(registry.put_manifest(repository, tag, multi.index, OCI_INDEX))
+
+
+# -- supply-chain attestations (SBOM, provenance) and referrers ------------------------------------------------
+
+SPDX_PREDICATE = "https://spdx.dev/Document"
+CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
+SLSA_V02 = "https://slsa.dev/provenance/v0.2"
+SLSA_V1 = "https://slsa.dev/provenance/v1"
+SPDX_JSON = "application/spdx+json"
+CYCLONEDX_JSON = "application/vnd.cyclonedx+json"
+DSSE = "application/vnd.dsse.envelope.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+
+
+def spdx_sbom(packages: list[dict[str, str]]) -> dict[str, Any]:
+    """An SPDX 2.3 JSON document as syft writes it for BuildKit; each package: name, version, license
+    (``licenseConcluded``; ``declared`` optional) and purl (optional)."""
+    entries = []
+    for number, package in enumerate(packages):
+        entry: dict[str, Any] = {
+            "SPDXID": f"SPDXRef-Package-{number}",
+            "name": package["name"],
+            "versionInfo": package.get("version", ""),
+            "downloadLocation": "NOASSERTION",
+            "licenseConcluded": package.get("license", "NOASSERTION"),
+            "licenseDeclared": package.get("declared", "NOASSERTION"),
+            "copyrightText": "NOASSERTION",
+        }
+        if package.get("purl"):
+            entry["externalRefs"] = [
+                {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": package["purl"]}
+            ]
+        entries.append(entry)
+    return {
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": "sbom",
+        "documentNamespace": "https://example.invalid/sbom",
+        "creationInfo": {"created": "2024-05-01T00:00:00Z", "creators": ["Tool: syft-v0.105.0"]},
+        "packages": entries,
+    }
+
+
+def cyclonedx_sbom(components: list[dict[str, Any]]) -> dict[str, Any]:
+    """A CycloneDX 1.5 JSON BOM; components are given in CycloneDX's own shape."""
+    return {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": components}
+
+
+def slsa_provenance(version: str = SLSA_V02) -> dict[str, Any]:
+    """A minimal SLSA provenance predicate as BuildKit (mode=min) writes it, for v0.2 or v1."""
+    if version == SLSA_V1:
+        return {
+            "buildDefinition": {"buildType": "https://mobyproject.org/buildkit@v1", "externalParameters": {}},
+            "runDetails": {"builder": {"id": "https://github.com/actions/runner"}, "metadata": {}},
+        }
+    return {
+        "builder": {"id": "https://github.com/actions/runner"},
+        "buildType": "https://mobyproject.org/buildkit@v1",
+        "invocation": {"configSource": {"entryPoint": "Dockerfile"}},
+        "metadata": {"buildStartedOn": "2024-05-01T00:00:00Z"},
+    }
+
+
+def in_toto_statement(subject_manifest: bytes, predicate_type: str, predicate: Any) -> bytes:
+    """An in-toto v0.1 statement about the image whose manifest is ``subject_manifest``."""
+    return canonical(
+        {
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": predicate_type,
+            "subject": [
+                {"name": "pkg:docker/test@latest", "digest": {"sha256": digest(subject_manifest).split(":")[1]}}
+            ],
+            "predicate": predicate,
+        }
+    )
+
+
+def attestation_manifest(statements: list[tuple[str, bytes]]) -> tuple[bytes, list[bytes]]:
+    """A BuildKit-style attestation manifest with one in-toto layer per ``(predicate type, statement bytes)``;
+    the bytes are used as given, so a test can make them malformed. Returns the manifest and its blobs."""
+    config = canonical({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers"}})
+    layers = [
+        descriptor(IN_TOTO, statement, annotations={"in-toto.io/predicate-type": predicate_type})
+        for predicate_type, statement in statements
+    ]
+    manifest = canonical(
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config), "layers": layers}
+    )
+    return manifest, [config, *(statement for _, statement in statements)]
+
+
+def attested_index(
+    entries: list[tuple[Image, tuple[bytes, list[bytes]] | None]],
+) -> tuple[bytes, list[bytes], list[bytes]]:
+    """An index of images, each with its own attestation manifest (or none), linked as BuildKit links them.
+    Returns ``(index, manifests, blobs)`` for :func:`push_index`."""
+    descriptors = [descriptor(OCI_MANIFEST, image.manifest, platform=image.platform) for image, _ in entries]
+    manifests = [image.manifest for image, _ in entries]
+    blobs = [blob for image, _ in entries for blob in image.blobs]
+    for image, attestation in entries:
+        if attestation is None:
+            continue
+        manifest, attestation_blobs = attestation
+        manifests.append(manifest)
+        blobs.extend(attestation_blobs)
+        descriptors.append(
+            descriptor(
+                OCI_MANIFEST,
+                manifest,
+                platform={"os": "unknown", "architecture": "unknown"},
+                annotations={
+                    "vnd.docker.reference.type": "attestation-manifest",
+                    "vnd.docker.reference.digest": digest(image.manifest),
+                },
+            )
+        )
+    index = canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors})
+    return index, manifests, blobs
+
+
+def push_index(registry: Any, repository: str, built: tuple[bytes, list[bytes], list[bytes]], tag: str) -> str:
+    index, manifests, blobs = built
+    for blob in blobs:
+        registry.push_blob(repository, blob, digest=digest(blob))
+    for manifest in manifests:
+        registry.put_manifest(repository, digest(manifest), manifest, OCI_MANIFEST)
+    return str(registry.put_manifest(repository, tag, index, OCI_INDEX))
+
+
+def referrer_artifact(
+    subject: bytes, artifact_type: str, layers: list[tuple[str, bytes, dict[str, str] | None]]
+) -> tuple[bytes, list[bytes]]:
+    """An OCI artifact manifest (empty config) whose ``subject`` is the manifest ``subject``; layers are
+    ``(media type, bytes, annotations)``. Returns the manifest and its blobs."""
+    empty = b"{}"
+    manifest = canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": descriptor(OCI_EMPTY, empty),
+            "layers": [
+                descriptor(media_type, data, **({"annotations": notes} if notes else {}))
+                for media_type, data, notes in layers
+            ],
+            "subject": descriptor(json.loads(subject).get("mediaType", OCI_MANIFEST), subject),
+        }
+    )
+    return manifest, [empty, *(data for _, data, _ in layers)]
+
+
+def push_referrers(
+    registry: Any, repository: str, subject_digest: str, artifacts: list[tuple[bytes, list[bytes]]]
+) -> str:
+    """Push artifacts and the referrers fallback tag (``sha256-<hex>``) index listing them, as ORAS and cosign
+    do on a registry without the referrers API (distribution 2.8). Returns the fallback index's digest."""
+    entries = []
+    for manifest, blobs in artifacts:
+        for blob in blobs:
+            registry.push_blob(repository, blob, digest=digest(blob))
+        registry.put_manifest(repository, digest(manifest), manifest, OCI_MANIFEST)
+        entries.append(descriptor(OCI_MANIFEST, manifest, artifactType=json.loads(manifest)["artifactType"]))
+    fallback = canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+    tag = "sha256-" + subject_digest.split(":")[1]
+    return str(registry.put_manifest(repository, tag, fallback, OCI_INDEX))

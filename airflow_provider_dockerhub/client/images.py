@@ -65,11 +65,29 @@ class Platform:
 
 
 def is_attestation(descriptor: dict[str, Any]) -> bool:
-    annotations = descriptor.get("annotations") or {}
-    if annotations.get(ATTESTATION_ANNOTATION) == "attestation-manifest":
+    annotations = descriptor.get("annotations")
+    if isinstance(annotations, dict) and annotations.get(ATTESTATION_ANNOTATION) == "attestation-manifest":
         return True
     platform = Platform.of(descriptor)
     return platform is not None and (platform.os, platform.architecture) == ("unknown", "unknown")
+
+
+def is_index(manifest: Manifest) -> bool:
+    return _media_type(manifest) in INDEX_TYPES
+
+
+def select_platform(index: Manifest, platform: str | None, where: str) -> dict[str, Any]:
+    """The index entry for ``platform``, which is required when the index holds more than one real platform
+    (no silent ``linux/amd64`` default); attestation entries are never candidates."""
+    candidates = [d for d in child_descriptors(index) if not is_attestation(d)]
+    if platform is not None:
+        wanted = Platform.parse(platform)
+        candidates = [d for d in candidates if (p := Platform.of(d)) is not None and wanted.matches(p)]
+    if len(candidates) != 1:
+        offered = sorted(str(Platform.of(d)) for d in child_descriptors(index) if not is_attestation(d))
+        problem = "no manifest for" if not candidates else "several manifests match"
+        raise InvalidInputError(f"{where}: {problem} platform {platform or '(none given)'}; available: {offered}")
+    return candidates[0]
 
 
 def _media_type(manifest: Manifest) -> str:
@@ -137,17 +155,8 @@ class ImageOperations:
                 if not Platform.parse(platform).matches(have):
                     raise InvalidInputError(f"{repository}:{reference} is a {have} image, not {platform}")
             return manifest
-        candidates = [d for d in child_descriptors(manifest) if not is_attestation(d)]
-        if platform is not None:
-            wanted = Platform.parse(platform)
-            candidates = [d for d in candidates if (p := Platform.of(d)) is not None and wanted.matches(p)]
-        if len(candidates) != 1:
-            offered = sorted(str(Platform.of(d)) for d in child_descriptors(manifest) if not is_attestation(d))
-            problem = "no manifest for" if not candidates else "several manifests match"
-            raise InvalidInputError(
-                f"{repository}:{reference}: {problem} platform {platform or '(none given)'}; available: {offered}"
-            )
-        digest = validate_digest(str(candidates[0].get("digest")))
+        chosen = select_platform(manifest, platform, f"{repository}:{reference}")
+        digest = validate_digest(str(chosen.get("digest")))
         return (yield from self.registry.get_manifest(repository, digest))
 
     def _config_of(self, repository: str, manifest: Manifest) -> Flow[dict[str, Any]]:

@@ -1,0 +1,345 @@
+"""Supply-chain evidence from a registry alone: image config, attestations, SBOM packages. No Scout needed.
+
+Attestations are found two ways: BuildKit's attestation manifests inside the image index (linked to the image
+by ``vnd.docker.reference.digest``), and OCI referrers of the image (or its index), whose tag-schema fallback the
+registry client reads on registries without the referrers API. Everything read is size-capped and digest-verified
+by the client. A malformed or unreadable attestation never raises: it turns the affected facts into "unknown"
+(``None``) with the reason in ``ImageEvidence.sources``, so a gate can refuse to pass on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import DockerHubError, InvalidInputError
+from .images import Platform, blob_descriptors, child_descriptors, is_index, select_platform
+from .policy import ImageEvidence, Package, purl_type
+from .reference import is_digest, validate_digest
+from .registry import Manifest, RegistryClient
+
+log = logging.getLogger("airflow_provider_dockerhub.client.supply_chain")
+
+# SBOMs of large images run to tens of MiB; beyond this, reading one into memory is not worth the risk.
+MAX_ATTESTATION_SIZE = 64 * 1024 * 1024
+# Attestation manifests and referrers examined, and attestation blobs read, per image: bounds the requests
+# (and memory churn) a hostile index or referrers list can cause.
+MAX_DOCUMENTS = 32
+MAX_BLOBS = 64
+REFERENCE_TYPE = "vnd.docker.reference.type"
+REFERENCE_DIGEST = "vnd.docker.reference.digest"
+PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
+SPDX_TYPES = frozenset({"application/spdx+json", "text/spdx+json"})
+CYCLONEDX_TYPES = frozenset({"application/vnd.cyclonedx+json"})
+IN_TOTO_TYPES = frozenset({"application/vnd.in-toto+json"})
+DSSE_TYPES = frozenset({"application/vnd.dsse.envelope.v1+json"})
+# Referrers of other kinds (signatures, VEX, ...) are skipped without being fetched.
+FOLLOWED_ARTIFACTS = SPDX_TYPES | CYCLONEDX_TYPES | IN_TOTO_TYPES | DSSE_TYPES
+_NO_LICENSE = frozenset({"", "NOASSERTION", "NONE"})
+
+
+def predicate_kind(predicate_type: str | None) -> str | None:
+    """``spdx``, ``cyclonedx`` or ``provenance`` for an in-toto predicate type; ``None`` for any other.
+
+    Prefix matches, because the in-toto attestation spec lets producers add a version (``.../Document/v2.3``).
+    """
+    text = str(predicate_type or "")
+    if text.startswith("https://spdx.dev/Document"):
+        return "spdx"
+    if text.startswith("https://cyclonedx.org/bom"):
+        return "cyclonedx"
+    if text.startswith("https://slsa.dev/provenance/"):
+        return "provenance"
+    return None
+
+
+def _attestation(kind: str | None) -> tuple[str, ...]:
+    """Which facts a document of ``kind`` can prove; an unidentified one could be either."""
+    return ("provenance",) if kind == "provenance" else ("sbom",) if kind else ("sbom", "provenance")
+
+
+def spdx_packages(document: Any) -> list[Package]:
+    """Packages of an SPDX 2.x JSON document, with the purl from ``externalRefs`` and both license fields."""
+    if not isinstance(document, dict) or not str(document.get("spdxVersion", "")).startswith("SPDX-2"):
+        raise ValueError("not an SPDX 2.x JSON document")
+    packages = document.get("packages", [])
+    if not isinstance(packages, list):
+        raise ValueError("SPDX 'packages' is not a list")
+    result = []
+    for entry in packages:
+        if not isinstance(entry, dict):
+            continue
+        refs = [r for r in entry.get("externalRefs") or [] if isinstance(r, dict)]
+        purl = next((str(r.get("referenceLocator") or "") for r in refs if r.get("referenceType") == "purl"), "")
+        licenses = [entry.get("licenseConcluded"), entry.get("licenseDeclared")]
+        result.append(_package(purl, entry.get("name"), entry.get("versionInfo"), licenses))
+    return result
+
+
+def cyclonedx_packages(document: Any) -> list[Package]:
+    """Components of a CycloneDX JSON BOM (nested ones too) with ``licenses[].license.id|name|expression``."""
+    if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
+        raise ValueError("not a CycloneDX JSON document")
+    queue = [c for c in document.get("components") or [] if isinstance(c, dict)]
+    result = []
+    while queue:
+        component = queue.pop(0)
+        queue.extend(c for c in component.get("components") or [] if isinstance(c, dict))
+        licenses: list[Any] = []
+        for choice in component.get("licenses") or []:
+            if isinstance(choice, dict):
+                inner = choice.get("license")
+                inner = inner if isinstance(inner, dict) else {}
+                licenses.append(choice.get("expression") or inner.get("id") or inner.get("name"))
+        result.append(_package(component.get("purl"), component.get("name"), component.get("version"), licenses))
+    return result
+
+
+def _package(purl: Any, name: Any, version: Any, licenses: list[Any]) -> Package:
+    kept = (str(x).strip() for x in licenses if x is not None)
+    unique = tuple(dict.fromkeys(x for x in kept if x.upper() not in _NO_LICENSE))
+    purl = str(purl or "")
+    return Package(purl, str(name or ""), str(version or ""), purl_type(purl), unique)
+
+
+@dataclass
+class _Findings:
+    """What the attestations proved, what they left in doubt, and the SBOM packages collected so far."""
+
+    found: dict[str, list[str]] = field(default_factory=lambda: {"sbom": [], "provenance": []})
+    doubts: dict[str, list[str]] = field(default_factory=lambda: {"sbom": [], "provenance": []})
+    packages: dict[tuple[str, str, str], Package] = field(default_factory=dict)
+    sbom_sources: list[str] = field(default_factory=list)
+    broken_sboms: list[str] = field(default_factory=list)  # documents that were, or might have been, SBOMs
+
+    def doubt(self, kinds: tuple[str, ...], reason: str) -> None:
+        log.warning("supply-chain evidence: %s", reason)
+        for kind in kinds:
+            self.doubts[kind].append(reason)
+        if "sbom" in kinds:
+            self.broken_sboms.append(reason)
+
+    def add_packages(self, packages: list[Package]) -> None:
+        for new in packages:
+            key = (new.purl, new.name, new.version)
+            before = self.packages.get(key)
+            # Two SBOMs (e.g. one per build stage) may list it: keep every license seen.
+            licenses = before.licenses + new.licenses if before else new.licenses
+            self.packages[key] = Package(*key, new.type, tuple(dict.fromkeys(licenses)))
+
+
+class _Gatherer:
+    def __init__(self, registry: RegistryClient, repository: str) -> None:
+        self.registry = registry
+        self.repository = repository
+        self.findings = _Findings()
+        self.seen: set[str] = set()
+        self.reads = 0
+
+    def manifest(self, digest: Any, origin: str, subjects: set[str], subject: str | None = None) -> None:
+        """Read one attestation manifest (index entry or referrer) and each of its attestation layers."""
+        label = f"{origin} {str(digest)[:19]}"
+        if str(digest) in self.seen:
+            return
+        if len(self.seen) >= MAX_DOCUMENTS:
+            self.findings.doubt(("sbom", "provenance"), f"{label} not read: more than {MAX_DOCUMENTS} documents")
+            return
+        self.seen.add(str(digest))
+        try:
+            data = self.registry.get_manifest(self.repository, validate_digest(str(digest))).json()
+            layers = [d for d in data.get("layers") or [] if isinstance(d, dict)]
+            declared = (data.get("subject") or {}).get("digest") if subject else None
+        except (DockerHubError, ValueError, TypeError, AttributeError) as exc:
+            self.findings.doubt(("sbom", "provenance"), f"{label} unreadable: {exc}")
+            return
+        if subject is not None and declared != subject:
+            # A stale or forged fallback-tag entry: it does not attest this image, so it cannot count.
+            self.findings.doubt(("sbom", "provenance"), f"{label} has subject {declared}, not {subject}")
+            return
+        config = data.get("config")
+        config = config if isinstance(config, dict) else {}
+        artifact_type = str(data.get("artifactType") or config.get("mediaType") or "")
+        for number, layer in enumerate(layers):
+            self.layer(layer, f"{label} layer {number}", artifact_type, subjects)
+
+    def layer(self, layer: dict[str, Any], label: str, artifact_type: str, subjects: set[str]) -> None:
+        media_type = str(layer.get("mediaType") or "")
+        if media_type in IN_TOTO_TYPES | DSSE_TYPES:
+            annotations = layer.get("annotations")
+            predicate = annotations.get(PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None
+            kind = predicate_kind(predicate)
+            if predicate and kind is None:
+                return  # an attestation of another kind (vulnerability scan, VEX...): nothing to learn here
+        elif media_type in SPDX_TYPES or (artifact_type in SPDX_TYPES and media_type.endswith("json")):
+            kind = "spdx"
+        elif media_type in CYCLONEDX_TYPES or (artifact_type in CYCLONEDX_TYPES and media_type.endswith("json")):
+            kind = "cyclonedx"
+        else:
+            return  # an empty config, a signature, a layer of an unrelated artifact
+        try:
+            document = self.read(layer)
+            if media_type in IN_TOTO_TYPES | DSSE_TYPES:
+                kind, document = self.statement(document, kind, subjects)
+                if kind is None:
+                    return  # read to learn its predicate type: neither an SBOM nor provenance
+            if kind == "provenance":
+                if not isinstance(document, dict):
+                    raise ValueError("provenance predicate is not an object")
+                self.findings.found["provenance"].append(label)
+                return
+            packages = spdx_packages(document) if kind == "spdx" else cyclonedx_packages(document)
+        except (DockerHubError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            self.findings.doubt(_attestation(kind), f"{label} unreadable: {exc}")
+            return
+        self.findings.add_packages(packages)
+        self.findings.found["sbom"].append(label)
+        self.findings.sbom_sources.append(f"{label} ({kind}, {len(packages)} packages)")
+
+    def read(self, layer: dict[str, Any]) -> Any:
+        self.reads += 1
+        if self.reads > MAX_BLOBS:
+            raise ValueError(f"not read: more than {MAX_BLOBS} attestation blobs")
+        size = layer.get("size")
+        if isinstance(size, int) and size > MAX_ATTESTATION_SIZE:
+            raise ValueError(f"{size} bytes is over the {MAX_ATTESTATION_SIZE}-byte cap")
+        digest = validate_digest(str(layer.get("digest")))
+        return json.loads(self.registry.get_blob(self.repository, digest, max_size=MAX_ATTESTATION_SIZE))
+
+    @staticmethod
+    def statement(document: Any, annotated: str | None, subjects: set[str]) -> tuple[str | None, Any]:
+        """The kind and predicate of an in-toto statement (bare, or in a DSSE envelope), checked against the
+        layer's predicate-type annotation and the image it claims to describe."""
+        if isinstance(document, dict) and "payload" in document and "payloadType" in document:
+            try:
+                document = json.loads(base64.b64decode(str(document["payload"]), validate=True))
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"DSSE payload is not base64 JSON: {exc}") from exc
+        if not isinstance(document, dict) or not str(document.get("_type", "")).startswith("https://in-toto.io/"):
+            raise ValueError("not an in-toto statement")
+        kind = predicate_kind(document.get("predicateType"))
+        if annotated is not None and kind != annotated:
+            raise ValueError(f"predicateType {document.get('predicateType')!r} contradicts the layer annotation")
+        named = {
+            f"sha256:{s['digest']['sha256']}"
+            for s in document.get("subject") or []
+            if isinstance(s, dict) and isinstance(s.get("digest"), dict) and s["digest"].get("sha256")
+        }
+        if named and not named & subjects:
+            raise ValueError("the statement's subject is another image")
+        if kind is None:
+            return None, None
+        return kind, document.get("predicate")
+
+
+def _blob_digests(image: Manifest) -> set[str]:
+    try:
+        return {str(d.get("digest")) for d in blob_descriptors(image)}
+    except ValueError:
+        return set()
+
+
+def gather_registry_evidence(
+    registry: RegistryClient, repository: str, reference: str, platform: str | None = None
+) -> ImageEvidence:
+    """Evidence about one platform image from the registry alone (no vulnerability data: that needs a scanner).
+
+    ``platform`` (``os/arch[/variant]``) is required when ``reference`` is an index of several platforms. Only
+    the image itself must be readable; missing, malformed or unreachable attestations become unknowns.
+    """
+    where = f"{repository}{'@' if is_digest(reference) else ':'}{reference}"
+    top = registry.get_manifest(repository, reference)
+    index = top if is_index(top) else None
+    image, chosen = top, None
+    if index is not None:
+        entry = select_platform(index, platform, where)
+        chosen = Platform.of(entry)
+        image = registry.get_manifest(repository, validate_digest(str(entry.get("digest"))))
+    sources = {"image": f"index {index.digest} → manifest {image.digest}" if index else f"manifest {image.digest}"}
+
+    user, config_known, config_platform = _read_config(registry, repository, image, sources)
+    wanted = Platform.parse(platform) if platform is not None and index is None else None
+    if wanted is not None and config_platform is not None and not wanted.matches(config_platform):
+        raise InvalidInputError(f"{where} is a {config_platform} image, not {platform}")
+
+    gatherer = _Gatherer(registry, repository)
+    # BuildKit's attestation-storage doc: a statement's subject is "the target manifest ... or some object
+    # within"; a subject that is none of these is a statement about another image.
+    subjects = {image.digest} | ({index.digest} if index else set()) | _blob_digests(image)
+    for entry in child_descriptors(index) if index else []:
+        annotations = entry.get("annotations")
+        if isinstance(annotations, dict) and (
+            annotations.get(REFERENCE_TYPE) == "attestation-manifest"
+            and annotations.get(REFERENCE_DIGEST) == image.digest
+        ):
+            gatherer.manifest(entry.get("digest"), "attestation-manifest", subjects)
+    for subject in [image.digest] + ([index.digest] if index else []):
+        try:
+            referrers = registry.referrers(repository, subject)
+        except DockerHubError as exc:
+            gatherer.findings.doubt(("sbom", "provenance"), f"referrers of {subject[:19]} unavailable: {exc}")
+            continue
+        for descriptor in referrers:
+            artifact_type = descriptor.get("artifactType")
+            if artifact_type is None or artifact_type in FOLLOWED_ARTIFACTS:
+                gatherer.manifest(descriptor.get("digest"), "referrer", subjects, subject=subject)
+
+    findings = gatherer.findings
+    verdicts: dict[str, bool | None] = {}
+    for kind in ("sbom", "provenance"):
+        if findings.found[kind]:
+            verdicts[kind], sources[kind] = True, "; ".join(findings.found[kind])
+        elif findings.doubts[kind]:
+            verdicts[kind], sources[kind] = None, "unknown: " + "; ".join(findings.doubts[kind])
+        else:
+            verdicts[kind], sources[kind] = False, "none: no attestation manifest or referrer"
+    packages: list[Package] | None = None
+    if findings.broken_sboms:
+        # A partial package list could hide exactly the package a license policy is looking for.
+        sources["packages"] = "unknown: " + "; ".join(findings.broken_sboms)
+    elif findings.found["sbom"]:
+        packages = list(findings.packages.values())
+        origin = (
+            "sbom-attestation" if any(s.startswith("attestation") for s in findings.sbom_sources) else "sbom-referrer"
+        )
+        sources["packages"] = f"{origin}: " + "; ".join(findings.sbom_sources)
+    else:
+        sources["packages"] = "unknown: no SBOM attestation"
+    sources["vulnerabilities"] = "unknown: a registry holds no vulnerability data"
+    shown = chosen or config_platform
+    return ImageEvidence(
+        reference=where,
+        digest=image.digest,
+        platform=str(shown) if shown and shown.os else None,
+        vulnerabilities=None,
+        packages=packages,
+        sbom=verdicts["sbom"],
+        provenance=verdicts["provenance"],
+        user=user,
+        config_known=config_known,
+        sources=sources,
+    )
+
+
+def _read_config(
+    registry: RegistryClient, repository: str, image: Manifest, sources: dict[str, str]
+) -> tuple[str | None, bool, Platform | None]:
+    """``(User, known, platform)`` from the image config; an unreadable config is "unknown", not "root"."""
+    try:
+        descriptor = image.json()["config"]
+        digest = validate_digest(str(descriptor["digest"]))
+        config = json.loads(registry.get_blob(repository, digest))
+        if not isinstance(config, dict):
+            raise ValueError("config is not a JSON object")
+        settings = config.get("config") or {}
+        user = str(settings.get("User") or "") if isinstance(settings, dict) else ""
+    except (DockerHubError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        sources["config"] = f"unknown: image config unreadable: {exc}"
+        return None, False, None
+    sources["config"] = f"registry: image config {digest}"
+    arch = str(config.get("architecture") or "")
+    platform = Platform(str(config.get("os") or ""), arch, config.get("variant") or None) if arch else None
+    return user, True, platform

@@ -1,0 +1,383 @@
+"""Supply-chain evidence gathered from a real ``docker-registry`` (token auth), then evaluated by the policy engine:
+BuildKit-style attestation manifests in an index, SBOMs and provenance attached as OCI referrers (through the
+``sha256-<hex>`` fallback tag, as distribution 2.8 has no referrers API), and every way an attestation can be
+unreadable."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession, InvalidInputError, supply_chain
+from airflow_provider_dockerhub.client.policy import evaluate
+from airflow_provider_dockerhub.client.supply_chain import (
+    cyclonedx_packages,
+    gather_registry_evidence,
+    predicate_kind,
+    spdx_packages,
+)
+from airflow_provider_dockerhub.testing.registry import LocalRegistry
+from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
+from tests.image_builder import (
+    CYCLONEDX_JSON,
+    DSSE,
+    IN_TOTO,
+    SLSA_V02,
+    SLSA_V1,
+    SPDX_JSON,
+    SPDX_PREDICATE,
+    Image,
+    MultiPlatform,
+    attestation_manifest,
+    attested_index,
+    canonical,
+    cyclonedx_sbom,
+    digest,
+    in_toto_statement,
+    push_index,
+    push_multi,
+    push_raw,
+    push_referrers,
+    referrer_artifact,
+    slsa_provenance,
+    spdx_sbom,
+)
+
+pytestmark = pytest.mark.registry
+
+CHAIN = ["supply-chain-attestations", "default-non-root-user", "copyleft-license"]
+AGPL_PACKAGE = {
+    "name": "ghostscript",
+    "version": "10.0.0~dfsg-11",
+    "license": "AGPL-3.0-or-later",
+    "purl": "pkg:deb/debian/ghostscript@10.0.0~dfsg-11?arch=amd64&distro=debian-12",
+}
+PACKAGES = [
+    {"name": "openssl", "version": "3.0.11-1", "license": "Apache-2.0", "purl": "pkg:deb/debian/openssl@3.0.11-1"},
+    {"name": "express", "version": "4.19.2", "license": "MIT", "purl": "pkg:npm/express@4.19.2"},
+    AGPL_PACKAGE,
+    {"name": "scanned-rootfs", "version": "", "license": "NOASSERTION"},  # syft's root package: no purl
+]
+
+
+@pytest.fixture
+def session(token_registry: LocalRegistry, token_issuer: TokenIssuer) -> Iterator[DockerHubSession]:
+    token_issuer.reset()
+    config = ClientConfig.from_fields(
+        "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
+    )
+    with DockerHubSession(config) as s:
+        yield s
+
+
+def full_attestation(image: Image, packages: list[dict[str, str]], provenance: bool = True) -> Any:
+    statements = [(SPDX_PREDICATE, in_toto_statement(image.manifest, SPDX_PREDICATE, spdx_sbom(packages)))]
+    if provenance:
+        statements.append((SLSA_V02, in_toto_statement(image.manifest, SLSA_V02, slsa_provenance())))
+    return attestation_manifest(statements)
+
+
+def statuses(evidence: Any, **kwargs: Any) -> dict[str, str]:
+    report = evaluate(evidence, CHAIN, **kwargs)
+    return {r.id: r.status for r in report.results}
+
+
+# -- attestation manifests in the index ------------------------------------------------------------------------
+
+
+def test_attested_multi_platform_image_is_compliant_but_agpl_is_found(session: DockerHubSession) -> None:
+    amd64 = Image(files={"app": b"chain-amd64"}, user="1000:1000")
+    arm64 = Image(architecture="arm64", variant="v8", files={"app": b"chain-arm64"}, user="app")
+    built = attested_index([(amd64, full_attestation(amd64, PACKAGES)), (arm64, full_attestation(arm64, PACKAGES[:2]))])
+    index_digest = push_index(session.registry, "chain/attested", built, "1.0")
+
+    evidence = gather_registry_evidence(session.registry, "chain/attested", "1.0", platform="linux/amd64")
+    assert evidence.digest == digest(amd64.manifest) and evidence.platform == "linux/amd64"
+    assert evidence.reference == "chain/attested:1.0"
+    assert (evidence.sbom, evidence.provenance, evidence.user, evidence.config_known) == (True, True, "1000:1000", True)
+    assert evidence.vulnerabilities is None and evidence.sources["vulnerabilities"].startswith("unknown")
+    assert evidence.sources["image"] == f"index {index_digest} → manifest {digest(amd64.manifest)}"
+    assert evidence.sources["packages"].startswith("sbom-attestation: attestation-manifest")
+    assert evidence.packages is not None and len(evidence.packages) == 4
+    ghostscript = next(p for p in evidence.packages if p.name == "ghostscript")
+    assert ghostscript.type == "deb" and ghostscript.licenses == ("AGPL-3.0-or-later",)
+    assert next(p for p in evidence.packages if p.name == "scanned-rootfs").licenses == ()
+
+    report = evaluate(evidence, CHAIN)
+    assert [r.status for r in report.results] == ["compliant", "compliant", "non_compliant"]
+    copyleft = report.result("copyleft-license")
+    assert copyleft is not None and [v["name"] for v in copyleft.violations] == ["ghostscript"]
+    assert copyleft.violations[0]["package"] == AGPL_PACKAGE["purl"]
+    assert copyleft.violations[0]["matched"] == ["AGPL-3.0-OR-LATER"]
+    assert "ghostscript" in report.summary()
+    # Every default policy: the registry has no vulnerability data, so those two are unknown, never passed.
+    everything = evaluate(evidence)
+    assert everything.ids("unknown") == ["fixable-vulnerabilities", "high-profile-vulnerabilities"]
+    assert not everything.passed(unknown_ok=True)  # the AGPL package still fails it
+
+    # The arm64 image has its own attestation, without the AGPL package: per-platform evidence.
+    arm = gather_registry_evidence(session.registry, "chain/attested", index_digest, platform="linux/arm64")
+    assert arm.digest == digest(arm64.manifest) and arm.platform == "linux/arm64/v8"
+    assert arm.reference == f"chain/attested@{index_digest}"
+    assert statuses(arm) == dict.fromkeys(CHAIN, "compliant")
+    assert evaluate(arm, CHAIN).passed()
+
+
+def test_sbom_only_attestation_and_root_user(session: DockerHubSession) -> None:
+    # The pre-existing builder: BuildKit-style, SBOM only (what `docker build --sbom=true` alone produces).
+    multi = MultiPlatform([Image(files={"app": b"no-provenance"}, user="root")])
+    push_multi(session.registry, "chain/sbom-only", multi, "v1")
+    evidence = gather_registry_evidence(session.registry, "chain/sbom-only", "v1")  # one platform: none needed
+    assert (evidence.sbom, evidence.provenance, evidence.packages) == (True, False, [])
+    assert evidence.sources["provenance"].startswith("none")
+    report = evaluate(evidence, CHAIN)
+    assert [r.status for r in report.results] == ["non_compliant", "non_compliant", "compliant"]
+    chain = report.result("supply-chain-attestations")
+    assert chain is not None and chain.violations[0]["attestation"] == "provenance"
+    assert chain.message == "missing: provenance"
+    root = report.result("default-non-root-user")
+    assert root is not None and root.violations[0]["user"] == "root"
+    # Only the SBOM is required: then the attestations pass.
+    config = {"supply-chain-attestations": {"required_attestations": ["sbom"]}}
+    assert statuses(evidence, config=config)["supply-chain-attestations"] == "compliant"
+
+
+@pytest.mark.parametrize("user", [None, "0", "0:0", "root:root"])
+def test_root_user_variants_from_real_configs(session: DockerHubSession, user: str | None) -> None:
+    image = Image(files={"u": f"user-{user}".encode()}, user=user)
+    push_raw(session.registry, "chain/users", image, f"u-{user or 'none'}".replace(":", "-"))
+    evidence = gather_registry_evidence(session.registry, "chain/users", digest(image.manifest))
+    assert evidence.config_known and evidence.user == (user or "")
+    assert (evidence.sbom, evidence.provenance) == (False, False)  # no index, no referrers: proven absent
+    assert statuses(evidence)["default-non-root-user"] == "non_compliant"
+
+
+def test_image_without_any_attestation_is_non_compliant_and_license_unknown(session: DockerHubSession) -> None:
+    image = Image(files={"bare": b"bare"}, user="nobody")
+    push_raw(session.registry, "chain/bare", image, "v1")
+    evidence = gather_registry_evidence(session.registry, "chain/bare", "v1", platform="linux/amd64")
+    assert evidence.platform == "linux/amd64" and evidence.packages is None
+    assert statuses(evidence) == {
+        "supply-chain-attestations": "non_compliant",
+        "default-non-root-user": "compliant",
+        "copyleft-license": "unknown",
+    }
+    with pytest.raises(InvalidInputError, match="is a linux/amd64 image, not linux/arm64"):
+        gather_registry_evidence(session.registry, "chain/bare", "v1", platform="linux/arm64")
+
+
+def test_multi_platform_index_needs_a_platform(session: DockerHubSession) -> None:
+    multi = MultiPlatform([Image(files={"p": b"p-amd64"}), Image(architecture="arm64", files={"p": b"p-arm64"})])
+    push_multi(session.registry, "chain/platforms", multi, "v1")
+    with pytest.raises(InvalidInputError, match="none given"):
+        gather_registry_evidence(session.registry, "chain/platforms", "v1")
+    with pytest.raises(InvalidInputError, match="no manifest for platform linux/s390x"):
+        gather_registry_evidence(session.registry, "chain/platforms", "v1", platform="linux/s390x")
+
+
+# -- unreadable attestations: unknown, never a crash -----------------------------------------------------------
+
+
+def _other_image() -> Image:
+    return Image(files={"other": b"another image"})
+
+
+MALFORMED: dict[str, Any] = {
+    "not-json": lambda image: [(SPDX_PREDICATE, b"\x00\xffnot json"), (SLSA_V02, b"{truncated")],
+    "subject-is-another-image": lambda image: [
+        (SPDX_PREDICATE, in_toto_statement(_other_image().manifest, SPDX_PREDICATE, spdx_sbom(PACKAGES))),
+        (SLSA_V02, in_toto_statement(_other_image().manifest, SLSA_V02, slsa_provenance())),
+    ],
+    "predicate-contradicts-annotation": lambda image: [
+        (SPDX_PREDICATE, in_toto_statement(image.manifest, SLSA_V02, slsa_provenance())),
+        (SLSA_V02, in_toto_statement(image.manifest, SPDX_PREDICATE, spdx_sbom(PACKAGES))),
+    ],
+    "not-in-toto": lambda image: [
+        (SPDX_PREDICATE, canonical(spdx_sbom(PACKAGES))),
+        (SLSA_V02, canonical({"predicate": slsa_provenance()})),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_unreadable_attestations_are_unknown(session: DockerHubSession, case: str) -> None:
+    image = Image(files={"m": f"malformed-{case}".encode()})
+    built = attested_index([(image, attestation_manifest(MALFORMED[case](image)))])
+    push_index(session.registry, "chain/malformed", built, case)
+    evidence = gather_registry_evidence(session.registry, "chain/malformed", case)
+    assert (evidence.sbom, evidence.provenance, evidence.packages) == (None, None, None)
+    assert "unreadable" in evidence.sources["sbom"] and "unreadable" in evidence.sources["provenance"]
+    report = evaluate(evidence, CHAIN)
+    assert statuses(evidence) == {
+        "supply-chain-attestations": "unknown",
+        "default-non-root-user": "compliant",
+        "copyleft-license": "unknown",
+    }
+    assert not report.passed() and report.passed(unknown_ok=True)
+    chain = report.result("supply-chain-attestations")
+    assert chain is not None and "unreadable" in chain.message
+
+
+def test_statement_about_an_object_within_the_image_counts(session: DockerHubSession) -> None:
+    # BuildKit's storage doc allows the subject to be "the target manifest ... or some object within".
+    image = Image(files={"w": b"within"}, user="app")
+    statements = [
+        (SPDX_PREDICATE, in_toto_statement(image.config, SPDX_PREDICATE, spdx_sbom(PACKAGES[:1]))),
+        (SLSA_V02, in_toto_statement(image.layer, SLSA_V02, slsa_provenance())),
+    ]
+    push_index(session.registry, "chain/within", attested_index([(image, attestation_manifest(statements))]), "v1")
+    evidence = gather_registry_evidence(session.registry, "chain/within", "v1")
+    assert (evidence.sbom, evidence.provenance) == (True, True)
+    assert statuses(evidence) == dict.fromkeys(CHAIN, "compliant")
+
+
+def test_spdx_predicate_that_is_not_spdx_leaves_provenance_intact(session: DockerHubSession) -> None:
+    image = Image(files={"m": b"bad-spdx"}, user="app")
+    statements = [
+        (SPDX_PREDICATE, in_toto_statement(image.manifest, SPDX_PREDICATE, {"packages": "all of them"})),
+        (SLSA_V1, in_toto_statement(image.manifest, SLSA_V1, slsa_provenance(SLSA_V1))),
+    ]
+    push_index(session.registry, "chain/bad-spdx", attested_index([(image, attestation_manifest(statements))]), "v1")
+    evidence = gather_registry_evidence(session.registry, "chain/bad-spdx", "v1")
+    assert (evidence.sbom, evidence.provenance, evidence.packages) == (None, True, None)
+    assert "not an SPDX 2.x JSON document" in evidence.sources["sbom"]
+    assert statuses(evidence)["supply-chain-attestations"] == "unknown"
+
+
+def test_deleted_attestation_manifest_and_blob_are_unknown(session: DockerHubSession) -> None:
+    image = Image(files={"d": b"deleted-attestation"})
+    attestation = full_attestation(image, PACKAGES)
+    push_index(session.registry, "chain/deleted", attested_index([(image, attestation)]), "v1")
+    statement = attestation[1][1]  # the SPDX statement blob
+    session.registry.delete_blob("chain/deleted", digest(statement))
+    evidence = gather_registry_evidence(session.registry, "chain/deleted", "v1")
+    assert (evidence.sbom, evidence.provenance) == (None, True)
+    assert "NotFound" in evidence.sources["sbom"] or "404" in evidence.sources["sbom"]
+
+    session.registry.delete_manifest("chain/deleted", digest(attestation[0]))
+    evidence = gather_registry_evidence(session.registry, "chain/deleted", "v1")
+    assert (evidence.sbom, evidence.provenance) == (None, None)
+    assert evidence.sources["sbom"].startswith("unknown: attestation-manifest")
+
+
+def test_oversized_sbom_is_not_read(session: DockerHubSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    image = Image(files={"big": b"oversized"})
+    push_index(session.registry, "chain/big", attested_index([(image, full_attestation(image, PACKAGES))]), "v1")
+    monkeypatch.setattr(supply_chain, "MAX_ATTESTATION_SIZE", 256)
+    evidence = gather_registry_evidence(session.registry, "chain/big", "v1")
+    assert evidence.sbom is None and "cap" in evidence.sources["sbom"]
+
+
+def test_request_budgets_bound_the_work(session: DockerHubSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    image = Image(files={"budget": b"budget"})
+    push_index(session.registry, "chain/budget", attested_index([(image, full_attestation(image, PACKAGES))]), "v1")
+    monkeypatch.setattr(supply_chain, "MAX_BLOBS", 1)
+    evidence = gather_registry_evidence(session.registry, "chain/budget", "v1")
+    assert (evidence.sbom, evidence.provenance) == (True, None)
+    assert "more than 1 attestation blobs" in evidence.sources["provenance"]
+    monkeypatch.setattr(supply_chain, "MAX_DOCUMENTS", 0)
+    evidence = gather_registry_evidence(session.registry, "chain/budget", "v1")
+    assert (evidence.sbom, evidence.provenance) == (None, None)
+    assert "more than 0 documents" in evidence.sources["sbom"]
+
+
+# -- referrers (fallback tag schema on distribution 2.8) -------------------------------------------------------
+
+
+def test_sbom_and_provenance_attached_as_referrers(session: DockerHubSession) -> None:
+    image = Image(files={"r": b"referred"}, user="65532")
+    subject = push_raw(session.registry, "chain/referrers", image, "v1")
+    sbom = referrer_artifact(image.manifest, SPDX_JSON, [(SPDX_JSON, canonical(spdx_sbom(PACKAGES)), None)])
+    statement = in_toto_statement(image.manifest, SLSA_V1, slsa_provenance(SLSA_V1))
+    envelope = canonical({"payloadType": IN_TOTO, "payload": base64.b64encode(statement).decode(), "signatures": []})
+    provenance = referrer_artifact(image.manifest, IN_TOTO, [(DSSE, envelope, {"in-toto.io/predicate-type": SLSA_V1})])
+    signature = referrer_artifact(image.manifest, "application/vnd.dev.cosign.artifact.sig.v1+json", [])
+    push_referrers(session.registry, "chain/referrers", subject, [sbom, provenance, signature])
+
+    evidence = gather_registry_evidence(session.registry, "chain/referrers", "v1")
+    assert (evidence.sbom, evidence.provenance, evidence.user) == (True, True, "65532")
+    assert evidence.sources["sbom"].startswith("referrer ") and evidence.sources["provenance"].startswith("referrer")
+    assert evidence.packages is not None and {p.name for p in evidence.packages} >= {"ghostscript", "express"}
+    report = evaluate(evidence, CHAIN)
+    assert [r.status for r in report.results] == ["compliant", "compliant", "non_compliant"]
+    copyleft = report.result("copyleft-license")
+    assert copyleft is not None and copyleft.violations[0]["name"] == "ghostscript"
+    # The AGPL package can be accepted by configuration, as the CLI's ignored_packages does.
+    config = {"copyleft-license": {"ignored_packages": ["ghostscript"]}}
+    assert statuses(evidence, config=config)["copyleft-license"] == "compliant"
+
+
+def test_cyclonedx_referrer_with_license_expressions(session: DockerHubSession) -> None:
+    image = Image(files={"c": b"cyclonedx"}, user="app")
+    subject = push_raw(session.registry, "chain/cyclonedx", image, "v1")
+    bom = cyclonedx_sbom(
+        [
+            {"type": "library", "name": "left-pad", "version": "1.3.0", "purl": "pkg:npm/left-pad@1.3.0",
+             "licenses": [{"license": {"id": "WTFPL"}}]},
+            {"type": "library", "name": "mongo-tools", "version": "100.9.0", "purl": "pkg:golang/mongo-tools@100.9.0",
+             "licenses": [{"expression": "Apache-2.0 OR AGPL-3.0-only"}],
+             "components": [{"type": "library", "name": "vendored", "purl": "pkg:golang/vendored@1",
+                             "licenses": [{"license": {"name": "Custom"}}]}]},
+        ]
+    )  # fmt: skip
+    artifact = referrer_artifact(image.manifest, CYCLONEDX_JSON, [(CYCLONEDX_JSON, canonical(bom), None)])
+    push_referrers(session.registry, "chain/cyclonedx", subject, [artifact])
+    evidence = gather_registry_evidence(session.registry, "chain/cyclonedx", "v1")
+    assert (evidence.sbom, evidence.provenance) == (True, False)
+    assert evidence.packages is not None
+    assert {p.name: p.licenses for p in evidence.packages} == {
+        "left-pad": ("WTFPL",),
+        "mongo-tools": ("Apache-2.0 OR AGPL-3.0-only",),
+        "vendored": ("Custom",),
+    }
+    copyleft = evaluate(evidence, ["copyleft-license"]).results[0]
+    assert copyleft.status == "non_compliant" and copyleft.violations[0]["package"] == "pkg:golang/mongo-tools@100.9.0"
+
+
+def test_referrer_whose_subject_is_another_image_is_unknown(session: DockerHubSession) -> None:
+    image = Image(files={"s": b"stale-fallback"})
+    subject = push_raw(session.registry, "chain/stale", image, "v1")
+    other = _other_image()
+    push_raw(session.registry, "chain/stale", other)
+    # The fallback tag of this image lists an SBOM whose manifest names another image as its subject.
+    stray = referrer_artifact(other.manifest, SPDX_JSON, [(SPDX_JSON, canonical(spdx_sbom(PACKAGES)), None)])
+    push_referrers(session.registry, "chain/stale", subject, [stray])
+    evidence = gather_registry_evidence(session.registry, "chain/stale", "v1")
+    assert evidence.sbom is None and f"not {subject}" in evidence.sources["sbom"]
+    assert evidence.provenance is None  # what that document was is unknown: it could have been anything
+
+
+# -- parsers (no registry) -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("predicate", "kind"),
+    [
+        ("https://spdx.dev/Document", "spdx"),
+        ("https://spdx.dev/Document/v2.3", "spdx"),
+        ("https://cyclonedx.org/bom", "cyclonedx"),
+        ("https://slsa.dev/provenance/v0.2", "provenance"),
+        ("https://slsa.dev/provenance/v1", "provenance"),
+        ("https://cosign.sigstore.dev/attestation/vuln/v1", None),
+        (None, None),
+    ],
+)
+def test_predicate_kinds(predicate: str | None, kind: str | None) -> None:
+    assert predicate_kind(predicate) == kind
+
+
+def test_spdx_parser_keeps_both_license_fields_and_skips_noassertion() -> None:
+    document = spdx_sbom([{"name": "a", "version": "1", "license": "MIT", "declared": "MIT OR AGPL-3.0-only"}])
+    document["packages"].append("not a package")
+    [package] = spdx_packages(document)
+    assert package.licenses == ("MIT", "MIT OR AGPL-3.0-only") and package.purl == "" and package.type == ""
+    broken: Any
+    for broken in ({"spdxVersion": "SPDX-3.0"}, [], {"spdxVersion": "SPDX-2.3", "packages": {}}):
+        with pytest.raises(ValueError, match="SPDX"):
+            spdx_packages(broken)
+    with pytest.raises(ValueError, match="CycloneDX"):
+        cyclonedx_packages(json.loads('{"components": []}'))
