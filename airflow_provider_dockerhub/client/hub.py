@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from .errors import InvalidInputError, ProtocolError, raise_for_response, redacted_path
+from .errors import AuthenticationError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
 from .flow import Acquire, Flow
 from .models import (
     AccessToken,
@@ -42,7 +42,15 @@ REPOSITORY_ORDERINGS = frozenset({"name", "-name", "last_updated", "-last_update
 MEMBER_ROLES = frozenset({"owner", "editor", "member"})
 REPOSITORY_PERMISSIONS = frozenset({"read", "write", "admin"})
 HUB_PAGE_SIZE = 100  # the API's maximum: fewer requests against the per-minute rate limit
-AUDIT_PAGE_SIZE = 100
+AUDIT_PAGE_SIZE = 100  # also the most we ask for: paging stops at a short page, so a server cap must not cut it
+
+
+class TwoFactorRequired(AuthenticationError):
+    """The deprecated login answered "second factor required": pass ``login_2fa_token`` to ``login_2fa``."""
+
+    def __init__(self, login_2fa_token: str, detail: str = "") -> None:
+        super().__init__("POST", "/v2/users/login", 401, server_message=detail or "two-factor code required")
+        self.login_2fa_token = login_2fa_token
 
 
 def json_body(response: httpx.Response) -> Any:
@@ -108,10 +116,17 @@ class HubOperations:
         return json_body(response)
 
     def call_unauthenticated(self, method: str, url: httpx.URL, json_data: Any) -> Flow[Any]:
-        """The auth endpoints: sent without a token and never replayed (see ``HubAuth``)."""
+        """The auth endpoints: sent without a token and never replayed (see ``HubAuth``). Tokens in the answer
+        (``token``, ``access_token``, ``login_2fa_token``) are masked before anyone can log them."""
         response = yield from self.request(method, url, json_data=json_data)
+        body = json_body(response) if response.content else None
+        for key in ("token", "access_token", "refresh_token", "login_2fa_token"):
+            if isinstance(body, dict) and isinstance(body.get(key), str) and body[key]:
+                self.state.on_secret(body[key])
+        if response.status_code == 401 and isinstance(body, dict) and body.get("login_2fa_token"):
+            raise TwoFactorRequired(str(body["login_2fa_token"]), str(body.get("detail") or ""))
         raise_for_response(response, (200, 201))
-        return json_body(response)
+        return body
 
     def exists(self, url: httpx.URL) -> Flow[bool]:
         """HEAD: ``True``/``False`` for 200/404; anything else (401, 403, 5xx) is an error, never "absent"."""
@@ -178,7 +193,10 @@ class HubClient:
         self.run(self.ops.authenticate())
 
     def login(self, username: str, password: str) -> dict[str, Any]:
-        """**Deprecated** by Docker (``PostUsersLogin``): use the connection's token instead. Never retried."""
+        """**Deprecated** by Docker (``PostUsersLogin``): use the connection's token instead. Never retried.
+
+        With 2FA enabled this raises :class:`TwoFactorRequired` carrying the ``login_2fa_token`` for
+        :meth:`login_2fa`."""
         data: dict[str, Any] = self.run(
             self.ops.call_unauthenticated(
                 "POST", self.ops.url("users", "login"), {"username": username, "password": password}
@@ -205,7 +223,6 @@ class HubClient:
         token = data.get("access_token") if isinstance(data, dict) else None
         if not token:
             raise ProtocolError("POST", "/v2/auth/token", "answer without access_token")
-        self.ops.state.on_secret(token)
         return str(token)
 
     # -- repositories -------------------------------------------------------------------------------------

@@ -82,7 +82,10 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
             raise AirflowFailException("no data interval: schedule the DAG or pass start and end")
         start, end = _utc(start), _utc(end)
         if end <= start:
-            raise AirflowFailException(f"empty interval [{start}, {end})")
+            raise AirflowFailException(
+                f"empty interval [{start}, {end}): schedule the DAG with a data-interval timetable (e.g. "
+                "CronDataIntervalTimetable), or pass start and end"
+            )
         return start, end
 
     def execute(self, context: Context) -> dict[str, Any]:

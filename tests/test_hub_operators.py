@@ -1,0 +1,576 @@
+"""The Hub administration operators through real Airflow connections (``AIRFLOW_CONN_*``) against the Hub emulator.
+
+One emulator (request and response validation on) serves the module; each test starts from ``reset()``. What is
+asserted is what a DAG author relies on: the plan/result each task returns, the emulator's state afterwards, and
+the exact requests sent (a guard that refuses must refuse before any write, a re-run must be a no-op).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_dockerhub.client import (
+    ClientConfig,
+    DestructiveOperationRefused,
+    DockerHubSession,
+    InvalidInputError,
+    ServerError,
+)
+from airflow_provider_dockerhub.operators.hub import (
+    DockerHubAccessTokenReportOperator,
+    DockerHubAuditLogExportOperator,
+    DockerHubEnsureRepositoryOperator,
+    DockerHubEnsureTeamMembersOperator,
+)
+from airflow_provider_dockerhub.operators.scim import DockerHubScimSyncOperator
+from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator
+from tests.specs import spec_path
+
+SCIM_USERS = "/v2/scim/2.0/Users"
+AUDIT = "/v2/auditlogs/acme"
+DAY = 86400.0
+
+
+class ShiftedClock:
+    """The emulator's clock, movable: tokens that have expired by now must be created while "now" was earlier."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+CLOCK = ShiftedClock()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[HubEmulator]:
+    with HubEmulator(
+        spec_path=spec_path("docker-hub-api.yaml"),
+        users={"alice": "alice-pat", "bob": "bob-pw"},
+        orgs=("acme",),
+        scim_token="scim-token",
+        validate_responses=True,
+        clock=CLOCK,
+    ) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(server: HubEmulator) -> Iterator[HubEmulator]:
+    CLOCK.offset = 0.0
+    server.reset()
+    yield server
+    CLOCK.offset = 0.0
+    assert server.violations == [], "requests departed from the spec"
+    assert server.response_violations == [], "responses departed from the spec"
+
+
+@pytest.fixture
+def conn(airflow_conn: Callable[..., str], emu: HubEmulator) -> Callable[..., str]:
+    """A ``dockerhub`` connection to the emulator: ``conn()`` may write, ``conn(allow_destructive=False)`` not."""
+
+    def make(conn_id: str = "dh_admin", **extra: Any) -> str:
+        fields: dict[str, Any] = {
+            "hub_url": emu.url,
+            "namespace": "acme",
+            "scim_token": "scim-token",
+            "allow_destructive": True,
+            **extra,
+        }
+        return airflow_conn(conn_id, login="alice", password="alice-pat", **fields)
+
+    return make
+
+
+def client(emu: HubEmulator) -> DockerHubSession:
+    """A direct client session for setting up and reading back (not the code under test)."""
+    extra = {"hub_url": emu.url, "scim_token": "scim-token", "allow_destructive": True}
+    return DockerHubSession(ClientConfig.from_fields("alice", "alice-pat", extra))
+
+
+def interval(start: str, end: str) -> dict[str, Any]:
+    return {"data_interval_start": pendulum.parse(start), "data_interval_end": pendulum.parse(end)}
+
+
+def writes(emu: HubEmulator) -> list[tuple[str, str]]:
+    """Every state-changing request, leaving out the token mint (a POST that changes nothing)."""
+    return [(r.method, r.path) for r in emu.requests if r.method not in ("GET", "HEAD") and r.path != "/v2/auth/token"]
+
+
+# -- SCIM sync ------------------------------------------------------------------------------------------------
+
+
+def scim_state(emu: HubEmulator) -> dict[str, tuple[str, str, bool]]:
+    return {u.user_name.lower(): (u.given_name, u.family_name, u.active) for u in emu.scim.users.values()}
+
+
+def seeded(i: int) -> dict[str, str]:
+    """The desired row matching ``seed_scim_users``' i-th user (1-based), unchanged."""
+    return {"userName": f"user{i:06d}@example.com", "givenName": "User", "familyName": str(i - 1)}
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=["userName", "givenName", "familyName", "active"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def scim_calls(emu: HubEmulator) -> list[tuple[str, str]]:
+    return [(r.method, "/Users/{id}" if r.path.startswith(SCIM_USERS + "/") else "/Users") for r in emu.requests]
+
+
+def test_scim_sync_from_csv_applies_one_request_per_change_then_nothing(
+    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path
+) -> None:
+    emu.seed_scim_users(250)  # user000001..user000250, active
+    emu.seed_scim_users(1, active=False)  # user000251, deprovisioned earlier
+    rows = [seeded(i) for i in range(1, 246)]
+    rows[4]["givenName"] = "Renamed"  # user000005: an update
+    rows.append({**seeded(246), "active": "false"})  # explicitly inactive: a deactivation
+    rows.append(seeded(251))  # back in the list: a reactivation
+    rows += [{"userName": f"new{i}@example.com", "givenName": "New", "familyName": str(i)} for i in range(3)]
+    # user000247..250 are missing from the export: four more deactivations (5 of 250 active, under 10 %).
+    source = write_csv(tmp_path / "users.csv", rows)
+
+    op = DockerHubScimSyncOperator(
+        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=conn()
+    )
+    result = op.execute({})
+    assert result == {
+        "create": 3,
+        "update": 1,
+        "reactivate": 1,
+        "deactivate": 5,
+        "unchanged": 244,
+        "dry_run": False,
+        "applied": True,
+    }
+    # One listing pass (251 users at count=200: two pages) and one request per change; no GET per user.
+    assert scim_calls(emu) == [("GET", "/Users")] * 2 + [("POST", "/Users")] * 3 + [("PUT", "/Users/{id}")] * 7
+    assert [r.query.get("startIndex") for r in emu.requests if r.method == "GET"] == ["1", "201"]
+    assert emu.tokens_issued == 0, "SCIM goes with the SCIM token only: no Hub JWT is minted"
+    state = scim_state(emu)
+    assert state["user000005@example.com"] == ("Renamed", "4", True)
+    assert [state[f"user{i:06d}@example.com"][2] for i in range(246, 252)] == [False] * 5 + [True]
+    assert all(state[f"new{i}@example.com"] == ("New", str(i), True) for i in range(3))
+
+    # The same input again: nothing to do, and only the listing pass is sent.
+    emu.reset_log()
+    again = DockerHubScimSyncOperator(
+        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=conn()
+    ).execute({})
+    assert again == {
+        "create": 0,
+        "update": 0,
+        "reactivate": 0,
+        "deactivate": 0,
+        "unchanged": 254,
+        "dry_run": False,
+        "applied": True,
+    }
+    assert scim_calls(emu) == [("GET", "/Users")] * 2
+    assert scim_state(emu) == state
+
+
+def test_scim_sync_from_json(emu: HubEmulator, conn: Callable[..., str], tmp_path: Path) -> None:
+    emu.seed_scim_users(10)
+    users = [seeded(i) for i in range(1, 10)] + [{"userName": "Ada.Lovelace@example.com", "givenName": "Ada"}]
+    source = tmp_path / "people.json"
+    source.write_text(json.dumps({"users": users}))  # the {"users": [...]} envelope; the suffix picks JSON
+    result = DockerHubScimSyncOperator(
+        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=conn()
+    ).execute({})
+    # user000010 is gone: 1 of 10 active is exactly the default 10 % guard, which allows it.
+    assert {k: result[k] for k in ("create", "update", "reactivate", "deactivate", "unchanged")} == {
+        "create": 1,
+        "update": 0,
+        "reactivate": 0,
+        "deactivate": 1,
+        "unchanged": 9,
+    }
+    assert scim_calls(emu) == [("GET", "/Users"), ("POST", "/Users"), ("PUT", "/Users/{id}")]
+    assert scim_state(emu)["ada.lovelace@example.com"] == ("Ada", "", True)
+    assert scim_state(emu)["user000010@example.com"][2] is False
+
+
+def test_scim_sync_dry_run_from_users_changes_nothing(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    emu.seed_scim_users(30)
+    before = scim_state(emu)
+    users = [{**seeded(i), "givenName": "Changed"} if i == 2 else seeded(i) for i in range(1, 29)]
+    users.append({"userName": "new@example.com"})
+    result = DockerHubScimSyncOperator(task_id="scim", users=users, dry_run=True, dockerhub_conn_id=conn()).execute({})
+    # A dry run plans (and reports) everything, including the deactivations it was not allowed to apply.
+    assert result == {
+        "create": 1,
+        "update": 1,
+        "reactivate": 0,
+        "deactivate": 2,
+        "unchanged": 27,
+        "dry_run": True,
+        "applied": False,
+    }
+    assert scim_calls(emu) == [("GET", "/Users")]
+    assert scim_state(emu) == before
+
+
+@pytest.mark.parametrize(
+    ("max_deactivations", "allowed"), [(2, False), (3, True), (0.1, False), (0.15, True), (0, False)]
+)
+def test_scim_sync_deactivation_guard_fails_before_any_write(
+    emu: HubEmulator, conn: Callable[..., str], max_deactivations: float, allowed: bool
+) -> None:
+    emu.seed_scim_users(20)
+    before = scim_state(emu)
+    users = [seeded(i) for i in range(1, 18)] + [{"userName": "new@example.com"}]  # 3 of 20 go: 15 %
+    op = DockerHubScimSyncOperator(
+        task_id="scim",
+        users=users,
+        max_deactivations=max_deactivations,
+        allow_deactivation=True,
+        dockerhub_conn_id=conn(),
+    )
+    if allowed:
+        assert op.execute({})["deactivate"] == 3
+        assert len([c for c in scim_calls(emu) if c[0] != "GET"]) == 4
+        return
+    with pytest.raises(AirflowFailException, match="max_deactivations allows"):
+        op.execute({})
+    assert scim_calls(emu) == [("GET", "/Users")]  # the create was not applied either
+    assert scim_state(emu) == before
+
+
+def test_scim_sync_deactivation_needs_allow_deactivation(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    emu.seed_scim_users(20)
+    before = scim_state(emu)
+    users = [seeded(i) for i in range(1, 20)] + [{"userName": "new@example.com"}]
+    op = DockerHubScimSyncOperator(task_id="scim", users=users, dockerhub_conn_id=conn())
+    with pytest.raises(AirflowFailException, match="allow_deactivation=True"):
+        op.execute({})
+    assert scim_calls(emu) == [("GET", "/Users")]
+    assert scim_state(emu) == before
+
+
+def test_scim_sync_needs_a_destructive_connection(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    emu.seed_scim_users(5)
+    before = scim_state(emu)
+    users = [seeded(i) for i in range(1, 6)] + [{"userName": f"new{i}@example.com"} for i in range(3)]
+    op = DockerHubScimSyncOperator(
+        task_id="scim", users=users, dockerhub_conn_id=conn("dh_read", allow_destructive=False)
+    )
+    with pytest.raises(DestructiveOperationRefused):
+        op.execute({})
+    # Refused as a whole before the first create, not after some of them.
+    assert scim_calls(emu) == [("GET", "/Users")]
+    assert scim_state(emu) == before
+    # A read-only connection can still review the plan.
+    dry = DockerHubScimSyncOperator(
+        task_id="scim", users=users, dry_run=True, dockerhub_conn_id=conn("dh_read", allow_destructive=False)
+    ).execute({})
+    assert dry["create"] == 3 and dry["applied"] is False
+
+
+def test_scim_sync_rejects_bad_input_before_any_request(
+    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "users.csv", [seeded(1), {"userName": "not-an-email"}])
+    with pytest.raises(InvalidInputError, match="row 2"):
+        DockerHubScimSyncOperator(task_id="scim", source=str(source), dockerhub_conn_id=conn()).execute({})
+    assert emu.requests == []
+
+
+# -- audit-log export -----------------------------------------------------------------------------------------
+
+
+def seed_interval_events(emu: HubEmulator) -> None:
+    # One event a minute from 23:30 to 01:30: the interval [00:00, 01:00) holds 60 of them, with events exactly on
+    # both boundaries (00:00 belongs to it, 01:00 to the next interval).
+    emu.seed_audit_events("acme", 121, start="2024-12-31T23:30:00Z", step_seconds=60)
+
+
+def test_audit_export_is_half_open_complete_and_replaces_on_rerun(
+    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path
+) -> None:
+    seed_interval_events(emu)
+    out_dir = tmp_path / "audit"
+    op = DockerHubAuditLogExportOperator(
+        task_id="audit", destination=f"{out_dir}/", page_size=25, dockerhub_conn_id=conn()
+    )
+    context = interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")
+    result = op.execute(context)
+    target = out_dir / "acme-20250101T000000Z-20250101T010000Z.jsonl"
+    assert result == {"count": 60, "path": f"file://{target}"}
+    assert [p.name for p in out_dir.iterdir()] == [target.name], "no temporary file is left behind"
+
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    stamps = [line["timestamp"] for line in lines]
+    assert len(stamps) == len(set(stamps)) == 60
+    assert "2025-01-01T00:00:00Z" in stamps and "2025-01-01T01:00:00Z" not in stamps
+    assert stamps[0] == "2025-01-01T00:59:00Z" and stamps[-1] == "2025-01-01T00:00:00Z"  # the API's order
+    # Each line is the event as the API gave it.
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 1, tzinfo=UTC)
+    with client(emu) as session:
+        assert lines == [e.to_json() for e in session.hub.audit_logs("acme", start=start, end=end)]
+    assert {(line["account"], line["action"]) for line in lines} == {("acme", "repo.tag.push")}
+    queries = [r.query for r in emu.requests if r.path == AUDIT][:3]
+    assert [q["page"] for q in queries] == ["1", "2", "3"]  # 25 + 25 + 10: one page at a time
+    assert {(q["from"], q["to"]) for q in queries} == {("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")}
+
+    # A late event arrives; the re-run rewrites the interval's file: 61 lines, none twice.
+    emu.seed_audit_events("acme", 1, start="2025-01-01T00:30:30Z", action="org.team.create")
+    assert op.execute(context)["count"] == 61
+    again = [json.loads(line) for line in target.read_text().splitlines()]
+    assert len(again) == len({json.dumps(e, sort_keys=True) for e in again}) == 61
+    assert [p.name for p in out_dir.iterdir()] == [target.name]
+
+
+def test_audit_export_failure_leaves_no_partial_file(
+    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_interval_events(emu)
+    target = tmp_path / "events.jsonl"
+    # No retries, so the injected 503 ends the task at once instead of after the transport's backoff.
+    conn_id = conn("dh_no_retry", max_retries=0)
+    context = interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")
+    query = emu.state.query_audit
+
+    def fail_after_first_page(account: str, **kwargs: Any) -> Any:
+        if kwargs["page"] == 1:
+            emu.fail(r"^/v2/auditlogs/acme$", 503)  # the next request, page 2, fails
+        return query(account, **kwargs)
+
+    monkeypatch.setattr(emu.state, "query_audit", fail_after_first_page)
+
+    def export() -> dict[str, Any]:
+        op = DockerHubAuditLogExportOperator(
+            task_id="audit", destination=str(target), page_size=25, dockerhub_conn_id=conn_id
+        )
+        return op.execute(context)
+
+    with pytest.raises(ServerError):
+        export()
+    assert [(r.query["page"], r.status) for r in emu.requests if r.path == AUDIT] == [("1", 200), ("2", 503)]
+    assert list(tmp_path.iterdir()) == [], "neither the output nor the temporary file may be left"
+
+    monkeypatch.setattr(emu.state, "query_audit", query)
+    assert export()["count"] == 60
+    good = target.read_bytes()
+    # A later failing run keeps the previous complete output rather than a partial one.
+    monkeypatch.setattr(emu.state, "query_audit", fail_after_first_page)
+    with pytest.raises(ServerError):
+        export()
+    assert target.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["events.jsonl"]
+
+
+def test_audit_export_waits_out_429(emu: HubEmulator, conn: Callable[..., str], tmp_path: Path) -> None:
+    seed_interval_events(emu)
+    rule = emu.rate_limit(r"^/v2/auditlogs/acme$", times=1, retry_after="1")
+    op = DockerHubAuditLogExportOperator(
+        task_id="audit",
+        destination=str(tmp_path / "events.jsonl"),
+        page_size=25,
+        dockerhub_conn_id=conn(),
+    )
+    started = time.monotonic()
+    result = op.execute(interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z"))
+    assert time.monotonic() - started >= 1.0, "Retry-After: 1 was not waited out"
+    assert result["count"] == 60 and rule.hits == 1
+    assert [r.status for r in emu.requests if r.path == AUDIT] == [429, 200, 200, 200]
+
+
+# -- ensure repository ----------------------------------------------------------------------------------------
+
+
+def test_ensure_repository_creates_sets_rules_then_is_idempotent(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    def ensure() -> dict[str, Any]:
+        return DockerHubEnsureRepositoryOperator(
+            task_id="repo",
+            name="app",
+            is_private=True,
+            description="The app",
+            immutable_tags=[r"v\d+\.\d+\.\d+", "release-.*"],
+            dockerhub_conn_id=conn(),
+        ).execute({})
+
+    created = ensure()
+    assert created == {
+        "repository": "acme/app",
+        "created": True,
+        "changed": ["immutable_tags"],
+        "drift": {},
+        "dry_run": False,
+    }
+    assert writes(emu) == [
+        ("POST", "/v2/namespaces/acme/repositories"),
+        ("PATCH", "/v2/namespaces/acme/repositories/app/immutabletags"),
+    ]
+    repo = emu.state.repos[("acme", "app")]
+    assert (repo.is_private, repo.description) == (True, "The app")
+    assert (repo.immutable_enabled, repo.immutable_rules) == (True, [r"v\d+\.\d+\.\d+", "release-.*"])
+
+    emu.reset_log()
+    assert ensure() == {**created, "created": False, "changed": []}
+    assert writes(emu) == []
+
+
+def test_ensure_repository_reports_drift_it_cannot_fix(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    with client(emu) as session:
+        session.hub.create_repository("acme", "app", description="The app", is_private=True)
+    emu.reset_log()
+    op = DockerHubEnsureRepositoryOperator(
+        task_id="repo", name="app", is_private=False, description="Public app", dockerhub_conn_id=conn()
+    )
+    result = op.execute({})
+    assert result["created"] is False and result["changed"] == []
+    assert result["drift"] == {
+        "is_private": {"have": True, "want": False},
+        "description": {"have": "The app", "want": "Public app"},
+    }
+    strict = DockerHubEnsureRepositoryOperator(
+        task_id="repo", name="app", is_private=False, fail_on_drift=True, dockerhub_conn_id=conn()
+    )
+    with pytest.raises(AirflowFailException, match="is_private"):
+        strict.execute({})
+    assert writes(emu) == []
+    assert emu.state.repos[("acme", "app")].is_private is True
+
+
+def test_ensure_repository_dry_run_and_read_only_connection(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    dry = DockerHubEnsureRepositoryOperator(
+        task_id="repo", name="app", immutable_tags=["v.*"], dry_run=True, dockerhub_conn_id=conn()
+    ).execute({})
+    assert dry["created"] is True and dry["changed"] == ["immutable_tags"] and dry["dry_run"] is True
+    assert writes(emu) == [] and ("acme", "app") not in emu.state.repos
+
+    refused = DockerHubEnsureRepositoryOperator(
+        task_id="repo", name="app", dockerhub_conn_id=conn("dh_read", allow_destructive=False)
+    )
+    with pytest.raises(DestructiveOperationRefused):
+        refused.execute({})
+    assert writes(emu) == [] and ("acme", "app") not in emu.state.repos
+
+
+# -- ensure team members --------------------------------------------------------------------------------------
+
+
+def team_members(emu: HubEmulator, team: str = "devs") -> list[str]:
+    return sorted(emu.state.orgs["acme"].groups[team].members)
+
+
+def test_ensure_team_members(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    for name in ("carol", "dave"):
+        emu.add_user(name, f"{name}-pw", orgs=["acme"])
+
+    def ensure(members: list[str], **kwargs: Any) -> dict[str, Any]:
+        return DockerHubEnsureTeamMembersOperator(
+            task_id="team", team="devs", members=members, dockerhub_conn_id=conn(), **kwargs
+        ).execute({})
+
+    # A missing team is created, then filled.
+    assert ensure(["bob", "carol"]) == {"added": ["bob", "carol"], "removed": [], "kept": 0, "dry_run": False}
+    assert writes(emu) == [
+        ("POST", "/v2/orgs/acme/groups"),
+        ("POST", "/v2/orgs/acme/groups/devs/members"),
+        ("POST", "/v2/orgs/acme/groups/devs/members"),
+    ]
+    assert team_members(emu) == ["bob", "carol"]
+
+    emu.reset_log()
+    assert ensure(["BOB", " carol "]) == {"added": [], "removed": [], "kept": 2, "dry_run": False}  # case-blind
+    assert writes(emu) == []
+
+    with pytest.raises(AirflowFailException, match="allow_removal=True"):
+        ensure(["bob", "dave"])
+    assert writes(emu) == [] and team_members(emu) == ["bob", "carol"]  # dave was not added either
+
+    assert ensure(["bob", "dave"], dry_run=True) == {
+        "added": ["dave"],
+        "removed": ["carol"],
+        "kept": 1,
+        "dry_run": True,
+    }
+    assert writes(emu) == [] and team_members(emu) == ["bob", "carol"]
+
+    assert ensure(["bob", "dave"], allow_removal=True) == {
+        "added": ["dave"],
+        "removed": ["carol"],
+        "kept": 1,
+        "dry_run": False,
+    }
+    assert writes(emu) == [
+        ("POST", "/v2/orgs/acme/groups/devs/members"),
+        ("DELETE", "/v2/orgs/acme/groups/devs/members/carol"),
+    ]
+    assert team_members(emu) == ["bob", "dave"]
+
+
+# -- access-token report --------------------------------------------------------------------------------------
+
+
+def test_access_token_report_buckets(emu: HubEmulator, conn: Callable[..., str]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with client(emu) as session:
+        hub = session.hub
+        # The Hub refuses an expiry in the past, so the expired tokens are made ten days ago, expiring yesterday.
+        CLOCK.offset = -10 * DAY
+        old_pat = hub.create_access_token("old", ["repo:read"], expires_at=now - timedelta(days=1))
+        old_oat = hub.create_org_access_token("acme", "old", expires_at=now - timedelta(days=1))
+        CLOCK.offset = 0.0
+        soon_pat = hub.create_access_token("soon", ["repo:read"], expires_at=now + timedelta(days=3))
+        hub.create_access_token("far", ["repo:write"], expires_at=now + timedelta(days=365))
+        hub.create_access_token("forever", ["repo:read"])
+        soon_oat = hub.create_org_access_token("acme", "soon", expires_at=now + timedelta(days=3))
+        hub.create_org_access_token("acme", "far", expires_at=now + timedelta(days=365))
+    emu.reset_log()
+
+    def report(**kwargs: Any) -> dict[str, Any]:
+        # Read-only: a connection without allow_destructive is enough.
+        return DockerHubAccessTokenReportOperator(
+            task_id="tokens",
+            expiring_within_days=14,
+            unused_for_days=7,
+            dockerhub_conn_id=conn("dh_read", allow_destructive=False),
+            **kwargs,
+        ).execute({})
+
+    def ids(entries: list[dict[str, Any]]) -> list[str]:
+        return [e["id"] for e in entries]
+
+    personal = report()
+    assert personal["checked"] == 4
+    assert ids(personal["expired"]) == [old_pat.uuid]
+    assert ids(personal["expiring"]) == [soon_pat.uuid]
+    # Never used and older than the period; the fresh ones are within their grace period.
+    assert ids(personal["unused"]) == [old_pat.uuid]
+    assert personal["expiring"][0] == {
+        "id": soon_pat.uuid,
+        "label": "soon",
+        "active": True,
+        "expires_at": (now + timedelta(days=3)).isoformat(),
+        "last_used": None,
+    }
+
+    org = report(org="acme")
+    assert org["checked"] == 3
+    assert (ids(org["expired"]), ids(org["expiring"]), ids(org["unused"])) == (
+        [old_oat.id],
+        [soon_oat.id],
+        [old_oat.id],
+    )
+
+    with pytest.raises(AirflowFailException, match="findings"):
+        report(fail_on_findings=True)
+    assert writes(emu) == []
