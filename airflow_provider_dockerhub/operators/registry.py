@@ -218,7 +218,7 @@ class DockerHubDeleteManifestOperator(DockerHubBaseOperator):
     Returns ``{"repository", "reference", "digest", "deleted", "dry_run"}``.
     """
 
-    template_fields: Sequence[str] = ("repository", "reference", "dockerhub_conn_id")
+    template_fields: Sequence[str] = ("repository", "reference", "dry_run", "dockerhub_conn_id")
 
     def __init__(
         self,
@@ -226,7 +226,7 @@ class DockerHubDeleteManifestOperator(DockerHubBaseOperator):
         repository: str,
         reference: str,
         confirm_delete: bool = False,
-        dry_run: bool = True,
+        dry_run: bool | str = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -236,6 +236,8 @@ class DockerHubDeleteManifestOperator(DockerHubBaseOperator):
         self.dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, Any]:
+        # dry_run may be templated ("{{ params.dry_run }}"): anything but a clear false keeps the dry run.
+        self.dry_run = str(self.dry_run).strip().lower() not in ("false", "0", "no", "off")
         report: dict[str, Any] = {"repository": self.repository, "reference": self.reference, "dry_run": self.dry_run}
         if not self.dry_run:
             self.require_confirmation(

@@ -79,12 +79,16 @@ class ScoutEmulator:
         schema_sdl: str | None = None,
         token_valid: Callable[[str], str | None] | None = None,
         entitled_orgs: set[str] | None = None,
+        resolver: Callable[[str, str, str], EmulatedImage | None] | None = None,
     ) -> None:
         from graphql import build_schema
 
         self.schema = build_schema(schema_sdl or SCOUT_SDL_SUBSET)
         self._token_valid = token_valid  # bearer -> identity, or None when invalid
         self.entitled_orgs = set(entitled_orgs or ())
+        # Called for an image the emulator does not know yet, as Scout would index a newly pushed one (the demo
+        # reads the image's SBOM from the local registry here).
+        self.resolver = resolver
         self.images: dict[tuple[str, str, str], EmulatedImage] = {}
         self.queries: list[tuple[str | None, dict[str, Any]]] = []
         self._lock = threading.Lock()
@@ -103,6 +107,10 @@ class ScoutEmulator:
             for (h, r, d), image in self.images.items():
                 if d == digest and host in (None, h) and repository in (None, r):
                     return image
+        if self.resolver is not None and host is not None and repository is not None:
+            found = self.resolver(host, repository, digest)
+            if found is not None:
+                return self.add_image(found)
         return None
 
     def _poll(self, image: EmulatedImage) -> str:

@@ -1,0 +1,177 @@
+"""The offline sandbox: a real local registry with token auth, plus the Docker Hub / SCIM / Scout emulator.
+
+Everything listens on 127.0.0.1. One ``dockerhub`` connection serves all of it: the registry (Debian's
+``docker-registry``, distribution 2.8) behind a token issuer, and the emulator as ``hub_url`` and ``scout_url``.
+The emulator indexes images pushed to the registry the way Scout would: it reads their SBOM attestation from the
+registry and matches packages against a small built-in advisory table.
+
+Run it for your own DAG tests (``python -m airflow_provider_dockerhub.testing.sandbox --help``) or use
+:class:`Sandbox` from Python. It is a test double: a subset of the real services, with seeded demo data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator, find_hub_spec
+from airflow_provider_dockerhub.testing.registry import LocalRegistry, TokenAuth
+from airflow_provider_dockerhub.testing.scout_emulator import EmulatedImage, package, vulnerability
+from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
+
+log = logging.getLogger(__name__)
+
+LOGIN = "alice"
+SECRET = "dckr_pat_sandbox"  # a sandbox credential, valid only against these local services
+ORG = "acme"
+SCIM_TOKEN = "scim-sandbox-token"
+
+# name -> vulnerabilities, for the emulator's Scout "indexing" of pushed images.
+ADVISORIES: dict[str, list[dict[str, Any]]] = {
+    "openssl": [vulnerability("CVE-2024-0727", "MEDIUM", fixed_by="3.0.13", score=5.5)],
+    "busybox": [vulnerability("CVE-2023-42366", "LOW", score=3.3)],
+    "log4j-core": [vulnerability("CVE-2021-44228", "CRITICAL", fixed_by="2.15.0", score=10.0, cisa_exploited=True)],
+}
+
+
+class Sandbox:
+    """Start with ``with Sandbox(workdir) as sandbox:``; ``sandbox.connection`` is the ``dockerhub`` connection."""
+
+    def __init__(self, workdir: str | Path | None = None, *, spec_path: str | None = None, seed: bool = True) -> None:
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="dockerhub-sandbox-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.issuer = TokenIssuer(users={LOGIN: SECRET}, service="sandbox-registry")
+        self.registry: LocalRegistry | None = None
+        self.emulator = HubEmulator(
+            spec_path=spec_path or find_hub_spec(), users={LOGIN: SECRET}, orgs=(ORG,), scim_token=SCIM_TOKEN
+        )
+        self.emulator.scout.resolver = self._index_from_registry
+        self.seed = seed
+
+    def start(self) -> Sandbox:
+        self.issuer.start()
+        self.registry = LocalRegistry(self.workdir / "registry", auth=TokenAuth(self.issuer)).start()
+        self.emulator.start()
+        if self.seed:
+            self._seed()
+        return self
+
+    def stop(self) -> None:
+        self.emulator.stop()
+        if self.registry is not None:
+            self.registry.stop()
+        self.issuer.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def connection(self) -> dict[str, Any]:
+        assert self.registry is not None, "start() the sandbox first"
+        return {
+            "conn_type": "dockerhub",
+            "login": LOGIN,
+            "password": SECRET,
+            "extra": {
+                "registry_url": self.registry.url,
+                "hub_url": self.emulator.url,
+                "scout_url": self.emulator.url,
+                "namespace": ORG,
+                "scim_token": SCIM_TOKEN,
+                "allow_destructive": True,
+            },
+        }
+
+    def info(self) -> dict[str, Any]:
+        return {"connection": self.connection, "workdir": str(self.workdir), "scim_csv": str(self.scim_csv)}
+
+    @property
+    def scim_csv(self) -> Path:
+        return self.workdir / "identity" / "docker-users.csv"
+
+    def _seed(self) -> None:
+        """Demo data: SCIM users (one of which the CSV drops), audit events over the last days, the users CSV."""
+        self.emulator.seed_scim_users(8, domain="acme.example")
+        now = datetime.now(UTC).replace(microsecond=0)
+        self.emulator.seed_audit_events(ORG, 3 * 24 * 6, start=now - timedelta(days=3), step_seconds=600)
+        # The IdP export: user000008 has left (deactivate), user000003 changed name (update), one new hire (create).
+        rows = [f"user{i:06d}@acme.example,User,{i - 1}" for i in range(1, 8) if i != 3]
+        rows += ["user000003@acme.example,User,Renamed", "new.hire@acme.example,New,Hire"]
+        self.scim_csv.parent.mkdir(parents=True, exist_ok=True)
+        self.scim_csv.write_text("userName,givenName,familyName\n" + "\n".join(rows) + "\n")
+        self._seed_nightlies(now)
+
+    def _seed_nightlies(self, now: datetime, days: int = 10, every: int = 3) -> None:
+        """``acme/nightly:nightly-YYYYMMDD`` builds created over the last weeks, for the housekeeping example."""
+        from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
+        from airflow_provider_dockerhub.client.oci_layout import push_layout
+        from airflow_provider_dockerhub.testing.oci_build import ImageSpec, build_oci_layout
+
+        assert self.registry is not None
+        config = ClientConfig.from_fields(LOGIN, SECRET, {"registry_url": self.registry.url, "allow_destructive": True})
+        with DockerHubSession(config) as session:
+            for age in range(0, days * every, every):
+                created = now - timedelta(days=age)
+                spec = ImageSpec(files={"app/run": f"nightly {created:%Y%m%d}".encode()}, created=created)
+                layout = build_oci_layout(self.workdir / "nightlies" / f"{age}", [spec], attestations=False)
+                push_layout(session.registry, layout.path, "acme/nightly", [f"nightly-{created:%Y%m%d}"])
+
+    def _index_from_registry(self, host: str, repository: str, digest: str) -> EmulatedImage | None:
+        """What Scout does on push: build the package list from the image's SBOM, then match advisories."""
+        from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
+        from airflow_provider_dockerhub.client.supply_chain import gather_registry_evidence
+
+        if self.registry is None or host != self.registry.host:
+            return None
+        config = ClientConfig.from_fields(LOGIN, SECRET, {"registry_url": self.registry.url})
+        try:
+            with DockerHubSession(config) as session:
+                evidence = gather_registry_evidence(session.registry, repository, digest)
+        except Exception as exc:  # an image the registry cannot describe is simply unknown to "Scout"
+            log.info("sandbox Scout cannot index %s@%s: %s", repository, digest, exc)
+            return None
+        packages = [
+            package(
+                p.purl or f"pkg:generic/{p.name}@{p.version}",
+                licenses=list(p.licenses),
+                vulnerabilities=ADVISORIES.get(p.name, []),
+            )
+            for p in evidence.packages or []
+        ]
+        # Report INDEXING for a couple of polls first, so sensors really wait (and defer).
+        return EmulatedImage(host, repository, digest, packages=packages, polls_until_indexed=2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the offline Docker Hub sandbox until interrupted.")
+    parser.add_argument("--workdir", help="where the registry stores data and the demo files go")
+    parser.add_argument("--info-file", help="write the connection and paths as JSON here once ready")
+    parser.add_argument("--no-seed", action="store_true", help="start empty")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with Sandbox(args.workdir, seed=not args.no_seed) as sandbox:
+        info = json.dumps(sandbox.info(), indent=2)
+        if args.info_file:
+            tmp = f"{args.info_file}.tmp"
+            Path(tmp).write_text(info)
+            os.replace(tmp, args.info_file)
+        print(info, flush=True)
+        stop.wait()
+
+
+if __name__ == "__main__":
+    main()
