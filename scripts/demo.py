@@ -138,6 +138,36 @@ def airflow_env(port: int, sandbox: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def scan_for_secrets(api: Api, runs: dict[str, dict[str, Any]], secrets: list[str]) -> dict[str, int]:
+    """Occurrences of any secret in play in task logs, component logs, XCom values and rendered template fields.
+
+    The secrets are the connection's password and SCIM token and every token the sandbox issued during the run
+    (Hub JWTs, registry tokens). Airflow masks connection secrets, the provider masks every token it derives.
+    """
+    wanted = [s for s in set(secrets) if len(s) >= 8]
+    found = {"task logs": 0, "component logs": 0, "xcom": 0, "rendered fields": 0}
+
+    def count(text: str) -> int:
+        return sum(text.count(secret) for secret in wanted)
+
+    for path in (DEMO / "airflow-home" / "logs").rglob("*"):
+        if path.is_file():
+            found["task logs"] += count(path.read_text(errors="replace"))
+    found["component logs"] += count((DEMO / "standalone.log").read_text(errors="replace"))
+    for dag_id, run in runs.items():
+        base = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances"
+        for ti in api.get(base, limit=100)["task_instances"]:
+            found["rendered fields"] += count(json.dumps(ti.get("rendered_fields") or {}))
+            entries = api.get(f"{base}/{ti['task_id']}/xcomEntries", map_index=ti["map_index"])["xcom_entries"]
+            for entry in entries:
+                value = api.client.get(
+                    f"{base}/{ti['task_id']}/xcomEntries/{entry['key']}",
+                    params={"map_index": ti["map_index"], "deserialize": True},
+                )
+                found["xcom"] += count(value.text)
+    return found
+
+
 def summarise(api: Api, runs: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for dag_id, run in runs.items():
@@ -273,7 +303,13 @@ def main() -> int:
         for line in summarise(api, runs):
             print(line)
         print(f"tasks deferred to the triggerer: {deferred}; full log: {DEMO / 'standalone.log'}")
-        ok = all(run["state"] == "success" for run in runs.values())
+        secrets = json.loads((DEMO / "sandbox" / "secrets-in-play.json").read_text())
+        leaks = scan_for_secrets(api, runs, secrets)
+        print(
+            f"secret scan of {len(secrets)} secrets in play (password, SCIM token, issued Hub and registry "
+            f"tokens): {sum(leaks.values())} found " + str(leaks)
+        )
+        ok = all(run["state"] == "success" for run in runs.values()) and not any(leaks.values())
         log("all example DAGs succeeded" if ok else "some example DAGs did not succeed")
         return 0 if ok else 1
 

@@ -631,6 +631,7 @@ class HubEmulator:
         self.response_violations: list[Violation] = []
         self.auth_failures: Counter[str] = Counter()
         self.tokens_issued = 0
+        self.issued_tokens: list[str] = []
         self.injections: list[Injection] = []
         self._pending_2fa: dict[str, tuple[str, float]] = {}
         self._rl_reset = 0.0
@@ -952,7 +953,9 @@ class HubEmulator:
         signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
         signature = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
         self.tokens_issued += 1
-        return signing_input + "." + _b64(signature)
+        token = signing_input + "." + _b64(signature)
+        self.issued_tokens.append(token)  # secret scans look for these in logs and XCom
+        return token
 
     def _verify(self, token: str) -> Principal | None:
         parts = token.split(".")

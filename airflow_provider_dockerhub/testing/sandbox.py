@@ -93,6 +93,10 @@ class Sandbox:
             },
         }
 
+    def secrets(self) -> list[str]:
+        """Every secret in play: the credential, the SCIM token, and every token the services issued so far."""
+        return [SECRET, SCIM_TOKEN, *self.emulator.issued_tokens, *self.issuer.issued_tokens]
+
     def info(self) -> dict[str, Any]:
         return {"connection": self.connection, "workdir": str(self.workdir), "scim_csv": str(self.scim_csv)}
 
@@ -170,7 +174,11 @@ def main() -> None:
             Path(tmp).write_text(info)
             os.replace(tmp, args.info_file)
         print(info, flush=True)
-        stop.wait()
+        secrets_file = sandbox.workdir / "secrets-in-play.json"
+        # Kept current for secret scans (scripts/demo.py): tokens are issued while DAGs run.
+        while not stop.wait(1.0):
+            secrets_file.write_text(json.dumps(sandbox.secrets()))
+        secrets_file.write_text(json.dumps(sandbox.secrets()))
 
 
 if __name__ == "__main__":

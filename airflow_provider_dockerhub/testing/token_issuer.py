@@ -124,6 +124,7 @@ class TokenIssuer:
         self.include_issued_at = include_issued_at
         self._lock = threading.Lock()
         self._requests: list[TokenRequest] = []
+        self.issued_tokens: list[str] = []
         self._injected: deque[_Injected] = deque()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -296,6 +297,8 @@ class TokenIssuer:
             _reply(handler, injected.status, injected.body, injected.headers)
             return
         token = self.make_token(granted, subject=user or "")
+        with self._lock:
+            self.issued_tokens.append(token)  # secret scans look for these in logs and XCom
         body: dict[str, Any] = {"token": token, "access_token": token}
         if self.include_expires_in:
             body["expires_in"] = self.ttl
