@@ -86,6 +86,36 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_dockerhub.hooks.dockerhub"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Docker Hub",
+                "python-modules": [
+                    "airflow_provider_dockerhub.operators.registry",
+                    "airflow_provider_dockerhub.operators.hub",
+                    "airflow_provider_dockerhub.operators.scim",
+                    "airflow_provider_dockerhub.operators.policy",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Docker Hub",
+                "python-modules": [
+                    "airflow_provider_dockerhub.sensors.registry",
+                    "airflow_provider_dockerhub.sensors.scout",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Docker Hub",
+                "python-modules": [
+                    "airflow_provider_dockerhub.triggers.registry",
+                    "airflow_provider_dockerhub.triggers.scout",
+                ],
+            }
+        ],
+        "extra-links": ["airflow_provider_dockerhub.operators.policy.DockerHubImageLink"],
         "connection-types": [
             {
                 "connection-type": "dockerhub",

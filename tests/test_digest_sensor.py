@@ -247,3 +247,42 @@ def test_deferred_sensor_in_airflow_dags_test(airflow_db: str, conn: str, tmp_pa
     config = ClientConfig.from_fields("alice", "alice-secret", {"registry_url": os.environ["REGISTRY_URL_FOR_TEST"]})
     with DockerHubSession(config) as session:
         assert out.read_text() == session.registry.resolve_digest("sensor/dagtest", "ready")
+
+
+class _TI:
+    """The one TaskInstance method a reschedule-mode sensor calls outside the task runner."""
+
+    def get_first_reschedule_date(self, context: Any) -> None:
+        return None
+
+
+def test_reschedule_mode_frees_the_worker_between_pokes(conn: str) -> None:
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    sensor = DockerHubDigestSensor(
+        task_id="s",
+        repository="sensor/app",
+        tag="not-yet",
+        dockerhub_conn_id=conn,
+        mode="reschedule",
+        poke_interval=30,
+        timeout=600,
+    )
+    with pytest.raises(AirflowRescheduleException):
+        sensor.execute({"ti": _TI()})
+
+
+def test_soft_fail_turns_a_deferral_timeout_into_a_skip(conn: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException, TaskDeferralTimeout
+
+    sensor = DockerHubDigestSensor(
+        task_id="s",
+        repository="sensor/app",
+        tag="not-yet",
+        dockerhub_conn_id=conn,
+        deferrable=True,
+        soft_fail=True,
+        timeout=1,
+    )
+    with pytest.raises(AirflowSkipException):
+        sensor.resume_execution("__fail__", {"error": TaskDeferralTimeout("timed out")}, {})

@@ -129,3 +129,21 @@ def test_async_hook_resolves_with_the_async_api_only(
 
     assert asyncio.run(main()) is True
     sync_lookup.assert_not_called()
+
+
+def test_provider_info_lists_every_operator_sensor_trigger_and_link_module() -> None:
+    import importlib
+
+    from airflow_provider_dockerhub.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    modules = [
+        m
+        for kind in ("hooks", "operators", "sensors", "triggers")
+        for entry in info[kind]
+        for m in entry["python-modules"]
+    ]
+    for module in modules:
+        importlib.import_module(module)
+    link_module, _, link_class = info["extra-links"][0].rpartition(".")
+    assert hasattr(importlib.import_module(link_module), link_class)
