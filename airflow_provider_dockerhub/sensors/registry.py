@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import PokeReturnValue
 
 from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
+from airflow_provider_dockerhub.sensors.base import DockerHubDeferrableSensor
 from airflow_provider_dockerhub.triggers.registry import DockerHubDigestTrigger
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from airflow_provider_dockerhub.client.digest_watch import DigestWatch
 
 
-class DockerHubDigestSensor(BaseSensorOperator):  # type: ignore[misc]
+class DockerHubDigestSensor(DockerHubDeferrableSensor):
     """Wait until ``repository:tag`` meets ``condition``; returns the tag's digest as XCom.
 
     :param repository: repository name (``library/`` is implied for single-segment names on Docker Hub).
@@ -32,26 +32,18 @@ class DockerHubDigestSensor(BaseSensorOperator):  # type: ignore[misc]
     """
 
     template_fields: Sequence[str] = ("repository", "tag", "digest", "dockerhub_conn_id")
-    ui_color = "#2496ed"
 
     def __init__(
-        self,
-        *,
-        repository: str,
-        tag: str,
-        condition: str = "exists",
-        digest: str | None = None,
-        dockerhub_conn_id: str = DockerHubHook.default_conn_name,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs: Any,
+        self, *, repository: str, tag: str, condition: str = "exists", digest: str | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.repository = repository
         self.tag = tag
         self.condition = condition
         self.digest = digest
-        self.dockerhub_conn_id = dockerhub_conn_id
-        self.deferrable = deferrable
+
+    def describe(self) -> str:
+        return f"{self.repository}:{self.tag} ({self.condition})"
 
     def _watch(self) -> DigestWatch:
         from airflow_provider_dockerhub.client.digest_watch import DigestWatch
@@ -67,30 +59,12 @@ class DockerHubDigestSensor(BaseSensorOperator):  # type: ignore[misc]
         self.log.info("%s:%s is at %s (condition %s: %s)", self.repository, self.tag, current, self.condition, met)
         return PokeReturnValue(is_done=met, xcom_value=current)
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
-        self.defer(
-            trigger=DockerHubDigestTrigger(
-                dockerhub_conn_id=self.dockerhub_conn_id,
-                repository=self.repository,
-                tag=self.tag,
-                condition=self.condition,
-                digest=self.digest or None,
-                poll_interval=self.poke_interval,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+    def trigger(self) -> DockerHubDigestTrigger:
+        return DockerHubDigestTrigger(
+            dockerhub_conn_id=self.dockerhub_conn_id,
+            repository=self.repository,
+            tag=self.tag,
+            condition=self.condition,
+            digest=self.digest or None,
+            poll_interval=self.poke_interval,
         )
-        return None  # not reached: defer() raises
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
-        if not event or event.get("status") != "success":
-            detail = (event or {}).get("message", "no event")
-            raise AirflowException(f"waiting for {self.repository}:{self.tag} failed: {detail}")
-        digest = event.get("digest")
-        self.log.info("%s:%s reached %s", self.repository, self.tag, digest)
-        return str(digest) if digest is not None else None

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import PokeReturnValue
 
 from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
+from airflow_provider_dockerhub.sensors.base import DockerHubDeferrableSensor
 from airflow_provider_dockerhub.triggers.scout import DockerHubScoutIndexedTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class DockerHubScoutIndexedSensor(BaseSensorOperator):  # type: ignore[misc]
+class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
     """Wait until Scout reports ``INDEXED`` for ``repository@digest``; fails at once if indexing failed.
 
     :param organization: the Scout organization (default: the connection's ``namespace``).
@@ -23,24 +23,15 @@ class DockerHubScoutIndexedSensor(BaseSensorOperator):  # type: ignore[misc]
     """
 
     template_fields: Sequence[str] = ("repository", "digest", "organization", "dockerhub_conn_id")
-    ui_color = "#2496ed"
 
-    def __init__(
-        self,
-        *,
-        repository: str,
-        digest: str,
-        organization: str | None = None,
-        dockerhub_conn_id: str = DockerHubHook.default_conn_name,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, repository: str, digest: str, organization: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.repository = repository
         self.digest = digest
         self.organization = organization
-        self.dockerhub_conn_id = dockerhub_conn_id
-        self.deferrable = deferrable
+
+    def describe(self) -> str:
+        return f"Scout to index {self.repository}@{self.digest}"
 
     def poke(self, context: Context) -> PokeReturnValue:
         from airflow_provider_dockerhub.client.scout import ImageCoordinates, index_state_flow
@@ -55,26 +46,11 @@ class DockerHubScoutIndexedSensor(BaseSensorOperator):  # type: ignore[misc]
         self.log.info("Scout state of %s@%s: %s", self.repository, self.digest, state)
         return PokeReturnValue(is_done=done, xcom_value=self.digest if done else None)
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
-        self.defer(
-            trigger=DockerHubScoutIndexedTrigger(
-                dockerhub_conn_id=self.dockerhub_conn_id,
-                repository=self.repository,
-                digest=self.digest,
-                organization=self.organization,
-                poll_interval=self.poke_interval,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+    def trigger(self) -> DockerHubScoutIndexedTrigger:
+        return DockerHubScoutIndexedTrigger(
+            dockerhub_conn_id=self.dockerhub_conn_id,
+            repository=self.repository,
+            digest=self.digest,
+            organization=self.organization,
+            poll_interval=self.poke_interval,
         )
-        return None
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        if not event or event.get("status") != "success":
-            raise AirflowException(f"waiting for Scout to index {self.digest} failed: {(event or {}).get('message')}")
-        return str(event["digest"])

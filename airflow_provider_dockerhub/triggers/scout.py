@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow_provider_dockerhub.triggers.base import DockerHubPollingTrigger
 
-from airflow_provider_dockerhub.triggers.registry import _acquire_session, _error_event, _release_session
-
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from airflow_provider_dockerhub.client.session import AsyncDockerHubSession
 
 
-class DockerHubScoutIndexedTrigger(BaseTrigger):  # type: ignore[misc]
+class DockerHubScoutIndexedTrigger(DockerHubPollingTrigger):
     """Fires once Scout's ``sbomState`` for the digest is ``INDEXED``; an indexing failure ends the wait with an
-    error event. Transient errors (network, 5xx, 429) are polled through."""
+    error event (:func:`index_state_flow`, shared with the sensor's ``poke()``)."""
 
     def __init__(
         self,
@@ -27,12 +23,10 @@ class DockerHubScoutIndexedTrigger(BaseTrigger):  # type: ignore[misc]
         organization: str | None = None,
         poll_interval: float = 30.0,
     ) -> None:
-        super().__init__()
-        self.dockerhub_conn_id = dockerhub_conn_id
+        super().__init__(dockerhub_conn_id=dockerhub_conn_id, poll_interval=poll_interval)
         self.repository = repository
         self.digest = digest
         self.organization = organization
-        self.poll_interval = float(poll_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -46,43 +40,13 @@ class DockerHubScoutIndexedTrigger(BaseTrigger):  # type: ignore[misc]
             },
         )
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_dockerhub.client.errors import (
-            DockerHubError,
-            RateLimitedError,
-            ServerError,
-            TransportError,
-        )
+    async def check(self, session: AsyncDockerHubSession) -> tuple[bool, dict[str, Any]]:
         from airflow_provider_dockerhub.client.scout import ImageCoordinates, index_state_flow
 
-        try:
-            session = await _acquire_session(self.dockerhub_conn_id)
-        except DockerHubError as exc:
-            yield TriggerEvent(_error_event(exc))
-            return
-        try:
-            try:
-                coords = ImageCoordinates.for_registry(
-                    session.state.config.registry_host, session.registry.ops.repository(self.repository), self.digest
-                )
-                scout = session.scout
-            except DockerHubError as exc:
-                yield TriggerEvent(_error_event(exc))
-                return
-            while True:
-                try:
-                    organization = self.organization or session.state.config.namespace
-                    done, state = await scout.run(index_state_flow(scout.ops, organization, coords))
-                except (TransportError, ServerError, RateLimitedError) as exc:
-                    log.warning("Scout poll for %s failed, will poll again: %s", self.digest, exc)
-                except DockerHubError as exc:
-                    yield TriggerEvent(_error_event(exc))
-                    return
-                else:
-                    if done:
-                        yield TriggerEvent({"status": "success", "digest": self.digest, "state": state})
-                        return
-                    log.debug("Scout state of %s: %s; waiting", self.digest, state)
-                await asyncio.sleep(self.poll_interval)
-        finally:
-            await _release_session(self.dockerhub_conn_id)
+        config = session.state.config
+        coords = ImageCoordinates.for_registry(
+            config.registry_host, session.registry.ops.repository(self.repository), self.digest
+        )
+        scout = session.scout
+        done, state = await scout.run(index_state_flow(scout.ops, self.organization or config.namespace, coords))
+        return done, {"digest": self.digest, "state": state}
