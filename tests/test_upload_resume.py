@@ -122,3 +122,22 @@ def test_a_stream_resumes_from_its_buffered_chunk(session: DockerHubSession, pro
     proxy.cut_before_body("PATCH", PATCH, n=2)
     result = session.registry.push_blob("resume/stream-ok", io.BytesIO(data), chunk_size=CHUNK)
     assert result.digest == digest(data) and result.resumes == 1
+
+
+def test_rate_limited_chunk_resumes_after_retry_after(proxy: FaultProxy, blob: tuple[Path, bytes]) -> None:
+    path, data = blob
+    slept: list[float] = []
+    config = ClientConfig.from_fields(None, None, {"registry_url": proxy.url, "allow_destructive": True})
+    proxy.respond(
+        "PATCH",
+        PATCH,
+        429,
+        b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+        headers={"Retry-After": "7"},
+        n=2,
+    )
+    with DockerHubSession(config, sleep=slept.append) as session:
+        result = session.registry.push_blob("resume/429", path, chunk_size=CHUNK)
+    # A chunk body cannot be replayed by the transport: the engine resumes it, after the server's Retry-After.
+    assert result.digest == digest(data) and result.resumes == 1
+    assert 7.0 in slept

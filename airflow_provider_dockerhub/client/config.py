@@ -63,9 +63,9 @@ def _as_url(name: str, value: Any) -> str:
     text = value.strip().rstrip("/")
     try:
         url = httpx.URL(text)
-    except (httpx.InvalidURL, TypeError) as exc:
+    except (httpx.InvalidURL, TypeError):
         shown = text.rpartition("@")[2]  # never echo credentials someone pasted into a URL
-        raise ConfigurationError(f"extra {name!r} is not a valid URL: {shown!r}") from exc
+        raise ConfigurationError(f"extra {name!r} is not a valid URL: {shown!r}") from None  # the cause can quote it
     shown = str(url.copy_with(username=None, password=None, query=None, fragment=None))
     if url.scheme not in {"http", "https"} or not url.host:
         raise ConfigurationError(f"extra {name!r} must be an http(s) URL with a host, got {shown!r}")

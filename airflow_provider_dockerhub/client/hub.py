@@ -177,6 +177,8 @@ class HubClient:
     ) -> Iterator[M]:
         url = self.ops.url(*segments)
         first = {k: v for k, v in params.items() if v is not None}
+        if type(first.get("page_size")) is not int or first["page_size"] < 1:  # refused before any request
+            raise InvalidInputError(f"page_size must be a positive integer, got {first.get('page_size')!r}")
         for item in iterate_pages(self.run, lambda p: self.ops.page(url, key, p, style), first):
             yield model.model_validate(item)
 

@@ -147,6 +147,8 @@ class ImageOperations:
     def image_manifest(self, repository: str, reference: str, platform: str | None = None) -> Flow[Manifest]:
         """The single-platform manifest for ``reference``: an index is resolved with ``platform``, which is
         required when the index holds more than one real platform (no silent ``linux/amd64`` default)."""
+        if platform is not None:
+            Platform.parse(platform)  # a malformed platform is refused before any request
         manifest = yield from self.registry.get_manifest(repository, reference)
         if _media_type(manifest) not in INDEX_TYPES:
             if platform is not None:
@@ -177,6 +179,8 @@ class ImageOperations:
         return (yield from self._config_of(repository, manifest))
 
     def inspect(self, repository: str, reference: str, platform: str | None = None) -> Flow[dict[str, Any]]:
+        if platform is not None:
+            Platform.parse(platform)  # a malformed platform is refused before any request
         top = yield from self.registry.get_manifest(repository, reference)
         platforms = yield from self.platforms(repository, top.digest)
         result: dict[str, Any] = {

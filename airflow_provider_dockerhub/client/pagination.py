@@ -37,7 +37,12 @@ def next_link(response: httpx.Response) -> httpx.URL | None:
     target = parse_link_header(response.headers.get("Link")).get("next")
     if not target:
         return None
-    return response.request.url.join(target)
+    try:
+        return response.request.url.join(target)
+    except httpx.InvalidURL as exc:
+        from .errors import ProtocolError, redacted_path
+
+        raise ProtocolError("GET", redacted_path(response.request.url), f"unparsable Link target {target!r}") from exc
 
 
 # -- Hub API paging styles: each is "the parameters of the next page, or None" -----------------------------

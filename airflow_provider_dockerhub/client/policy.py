@@ -550,6 +550,24 @@ def _status(value: object) -> Status:
     return cast("Status", text) if text in MARKS else "unknown"
 
 
+def prepare(
+    policies: Sequence[str] | str | None = None,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    allow_list: Iterable[AllowListEntry | str | Mapping[str, Any]] = (),
+) -> tuple[list[str], dict[str, dict[str, Any]], list[AllowListEntry]]:
+    """Check and normalise ``evaluate``'s arguments without any evidence, so a gate can refuse bad arguments
+    before it sends a request: (selected policy IDs, settings per policy, allow-list entries)."""
+    if isinstance(policies, str):  # a templated operator param: "a,b"
+        policies = [p for p in policies.split(",") if p.strip()]
+    selected = list(dict.fromkeys(_policy(p).id for p in (POLICIES if policies is None else policies)))
+    # All config is checked (a typo must not pass), also for policies not selected: the CLI accepts a shared
+    # --policy-config next to --only-policy.
+    given = {_policy(k).id: v for k, v in (config or {}).items()}
+    settings = {pid: policy.settings(given.get(pid) or {}) for pid, policy in POLICIES.items()}
+    entries = [AllowListEntry.parse(e) for e in allow_list]
+    return selected, settings, entries
+
+
 def evaluate(
     evidence: ImageEvidence,
     policies: Sequence[str] | None = None,
@@ -562,15 +580,8 @@ def evaluate(
     ``config`` maps a policy ID to its settings (the CLI's ``--policy-config`` keys); ``allow_list`` suppresses
     vulnerability IDs until their expiry; ``now`` fixes the clock (expiries, grace periods).
     """
-    if isinstance(policies, str):  # a templated operator param: "a,b"
-        policies = [p for p in policies.split(",") if p.strip()]
-    selected = list(dict.fromkeys(_policy(p).id for p in (POLICIES if policies is None else policies)))
-    # All config is checked (a typo must not pass), also for policies not selected: the CLI accepts a shared
-    # --policy-config next to --only-policy.
-    given = {_policy(k).id: v for k, v in (config or {}).items()}
-    settings = {pid: policy.settings(given.get(pid) or {}) for pid, policy in POLICIES.items()}
+    selected, settings, entries = prepare(policies, config, allow_list)
     moment = _aware(now) if now is not None else datetime.now(UTC)
-    entries = [AllowListEntry.parse(e) for e in allow_list]
     ctx = _Context(moment, entries)
     results = [POLICIES[pid].evaluate(evidence, settings[pid], ctx) for pid in selected]
     expired = [e.to_json() for e in entries if not e.active(moment)]

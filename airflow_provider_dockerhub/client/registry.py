@@ -68,9 +68,14 @@ class Manifest:
     digest: str
 
     def json(self) -> dict[str, Any]:
-        data = json.loads(self.raw)
+        """The parsed manifest; a ``ProtocolError`` when the bytes served are not a JSON object (an HTML page
+        from a captive portal, say)."""
+        try:
+            data = json.loads(self.raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProtocolError("GET", f"manifest {self.digest}", f"not JSON ({self.media_type or 'no type'})") from exc
         if not isinstance(data, dict):
-            raise ValueError("manifest is not a JSON object")
+            raise ProtocolError("GET", f"manifest {self.digest}", "not a JSON object")
         return data
 
 

@@ -251,6 +251,8 @@ def gather_registry_evidence(
     the image itself must be readable; missing, malformed or unreachable attestations become unknowns.
     """
     where = f"{repository}{'@' if is_digest(reference) else ':'}{reference}"
+    if platform is not None:
+        Platform.parse(platform)  # a malformed platform is refused before any request
     top = registry.get_manifest(repository, reference)
     index = top if is_index(top) else None
     image, chosen = top, None

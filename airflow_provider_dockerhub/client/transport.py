@@ -198,7 +198,9 @@ def send_flow(
                         response.read()
                     raise error_from_response(response, retry_after=rate_limit_delay(response))
                 return response
-            asked = rate_limit_delay(response) if status in (429, 503) else None
+            asked = (
+                rate_limit_delay(response) if status == 429 else parse_retry_after(response.headers.get("Retry-After"))
+            )
             delay = asked if asked is not None else policy.backoff(retries + 1)
             if waited + delay > policy.max_total_wait:
                 if status == 429:

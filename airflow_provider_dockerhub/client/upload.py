@@ -38,6 +38,7 @@ from .errors import (
     DockerHubError,
     InvalidInputError,
     ProtocolError,
+    RateLimitedError,
     TransportError,
     error_from_response,
     raise_for_response,
@@ -318,8 +319,14 @@ class BlobPusher:
                 if self._cancel.is_set():
                     raise UploadCancelled(f"push to {self.repository} cancelled") from None
                 log.warning("chunk at offset %d failed: %s", chunk_start, _describe(failure.cause))
-                yield from self._recover(cursor, chunk_start, snapshot, result)
-                yield Sleep(self.ops.state.policy.backoff(cursor.resumes + cursor.restarts))
+                # A 416 means our idea of the session's offset is wrong (distribution writes "Range: 0-0" for 0
+                # and for 1 byte held): resuming again would repeat it, so start a new session.
+                refused = isinstance(failure.cause, httpx.Response) and failure.cause.status_code == 416
+                yield from self._recover(cursor, chunk_start, snapshot, result, resume=not refused)
+                wait = self.ops.state.policy.backoff(cursor.resumes + cursor.restarts)
+                if isinstance(failure.cause, RateLimitedError) and failure.cause.retry_after:
+                    wait = max(wait, failure.cause.retry_after)  # the registry said how long; do not come back early
+                yield Sleep(wait)
                 continue
             cursor.offset = chunk_start + sent
             if done:
@@ -336,9 +343,11 @@ class BlobPusher:
         result.digest = digest
         progress.update(cursor.offset, final=True)
 
-    def _recover(self, cursor: _Cursor, chunk_start: int, snapshot: Any, result: PushResult) -> Flow[None]:
+    def _recover(
+        self, cursor: _Cursor, chunk_start: int, snapshot: Any, result: PushResult, *, resume: bool = True
+    ) -> Flow[None]:
         """Resume where the registry kept the session; otherwise open a new one and start again from zero."""
-        held = yield from self._session_offset()
+        held = (yield from self._session_offset()) if resume else None
         if held is not None and chunk_start <= held <= chunk_start + self.chunk_size:
             cursor.resumes += 1
             if cursor.resumes > MAX_RESUMES:
@@ -405,7 +414,7 @@ class BlobPusher:
         try:
             try:
                 response = yield from self.ops.state.registry_auth.request_flow(request, self.scopes, replayable=False)
-            except (TransportError, httpx.TransportError) as exc:
+            except (TransportError, httpx.TransportError, RateLimitedError) as exc:
                 raise _ChunkFailed(exc) from exc
         finally:
             handle.close()
@@ -513,7 +522,7 @@ def _held_bytes(range_header: str | None, expected: int) -> int | None:
     if not range_header:
         return None
     start, _, end = range_header.strip().removeprefix("bytes=").partition("-")
-    if start != "0" or not end.isdigit():
+    if start != "0" or not (end.isascii() and end.isdigit()):  # int() refuses digits like "²" that isdigit() accepts
         return None
     last = int(end)
     if last == 0:

@@ -231,7 +231,8 @@ class DockerHubEnsureTeamMembersOperator(DockerHubBaseOperator):
         org = self.org or self.hook.get_config().namespace
         if not org:
             raise AirflowFailException("no org: pass org= or set the connection's namespace extra")
-        wanted = {m.strip().lower(): m.strip() for m in self.members if m.strip()}
+        members = self.members.split(",") if isinstance(self.members, str) else self.members  # templated: "a,b"
+        wanted = {m.strip().lower(): m.strip() for m in members if m.strip()}
         try:
             try:
                 hub.get_group(org, self.team)

@@ -88,6 +88,10 @@ class _PolicyGate(DockerHubBaseOperator):
         return evaluate(self.evidence(reference), policies, self.policy_config, self.allow_list)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dockerhub.client.policy import prepare
+
+        policies = self.policies if self.policies is not None else self.default_policies
+        prepare(policies, self.policy_config, self.allow_list)  # bad arguments are refused before any request
         try:
             registry = self.hook.registry
             ref = registry.ops.image(self.image)  # validated before any request

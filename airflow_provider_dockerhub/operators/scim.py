@@ -77,7 +77,8 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_dockerhub.client.scim_sync import apply_plan, deactivation_limit, plan_sync
 
-        desired = self.desired()  # validated before any request
+        deactivation_limit(self.max_deactivations, 0)  # like the users, validated before any request
+        desired = self.desired()
         try:
             scim = self.hook.scim
             plan = plan_sync(desired, scim.list_users())

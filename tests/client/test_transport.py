@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -199,6 +200,18 @@ def test_get_503_twice_then_200(router: respx.MockRouter) -> None:
     assert route.call_count == 3
     assert sleeps == [0.25, 0.5]
     assert (stats.retries, stats.total_wait) == (2, 0.75)
+
+
+def test_503_ignores_the_rate_limit_reset_of_every_hub_answer(router: respx.MockRouter) -> None:
+    # Docker Hub sends X-RateLimit-Reset on every reply; it says nothing about when an outage ends, so a 503
+    # retries on backoff instead of waiting for the rate-limit window (or giving up because it is far away).
+    far = str(int(time.time()) + 3600)
+    route = router.get(URL).mock(
+        side_effect=[httpx.Response(503, headers={"X-RateLimit-Reset": far}), httpx.Response(200)]
+    )
+    sleeps: list[float] = []
+    assert run_sync(send_flow(httpx.Request("GET", URL), policy()), sleeps).status_code == 200
+    assert route.call_count == 2 and sleeps == [0.25]
 
 
 def test_post_503_is_not_retried(router: respx.MockRouter) -> None:
