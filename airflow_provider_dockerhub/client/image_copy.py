@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InvalidInputError
 from .images import INDEX_TYPES, DownloadedBlob, _media_type, blob_descriptors, child_descriptors
 from .reference import validate_digest, validate_tag
+from .upload import BlobCounts
 
 if TYPE_CHECKING:
     from .registry import Manifest, RegistryClient
@@ -22,16 +23,11 @@ log = logging.getLogger("airflow_provider_dockerhub.client.image_copy")
 
 
 @dataclass
-class CopyResult:
-    digest: str
-    destination: str
-    tags: list[str]
+class CopyResult(BlobCounts):
+    digest: str = ""
+    destination: str = ""
+    tags: list[str] = field(default_factory=list)
     manifests: int = 0
-    blobs_mounted: int = 0
-    blobs_skipped: int = 0
-    blobs_uploaded: int = 0
-    bytes_uploaded: int = 0
-    platforms: list[str] = field(default_factory=list)
 
     def as_xcom(self) -> dict[str, Any]:
         return {
@@ -71,7 +67,7 @@ class ImageCopier:
         dst_repository = self.destination.ops.repository(dst_repository)
         self.destination.ops.state.require_destructive(f"copy to {dst_repository}:{','.join(tags)}")
         top = self.source.get_manifest(src_repository, src_reference)
-        result = CopyResult(top.digest, dst_repository, list(tags))
+        result = CopyResult(digest=top.digest, destination=dst_repository, tags=list(tags))
         tag_move = self.same_registry and src_repository == dst_repository
         if not tag_move:
             self._copy_content(src_repository, dst_repository, top, result)
@@ -112,10 +108,4 @@ class ImageCopier:
             pushed = self.destination.push_blob(dst_repository, staged, **options)
         finally:
             staged.discard()
-        if pushed.skipped:
-            result.blobs_skipped += 1
-        elif pushed.mounted:
-            result.blobs_mounted += 1
-        else:
-            result.blobs_uploaded += 1
-            result.bytes_uploaded += pushed.size
+        result.add(pushed)

@@ -19,6 +19,7 @@ from .errors import DigestMismatchError, InvalidInputError
 from .images import INDEX_TYPES
 from .reference import digest_of, validate_digest, validate_tag
 from .registry import MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
+from .upload import BlobCounts
 
 if TYPE_CHECKING:
     from .registry import RegistryClient
@@ -30,16 +31,12 @@ MAX_DOCUMENT = 4 * 1024 * 1024
 
 
 @dataclass
-class LayoutPushResult:
-    digest: str
-    repository: str
-    tags: list[str]
-    media_type: str
+class LayoutPushResult(BlobCounts):
+    digest: str = ""
+    repository: str = ""
+    tags: list[str] = field(default_factory=list)
+    media_type: str = ""
     manifests: list[str] = field(default_factory=list)
-    blobs_uploaded: int = 0
-    blobs_skipped: int = 0
-    blobs_mounted: int = 0
-    bytes_uploaded: int = 0
 
     def as_xcom(self) -> dict[str, Any]:
         return {
@@ -172,7 +169,7 @@ def push_layout(
     layout = OciLayout(layout_path)
     steps = layout.plan(layout.select(ref_name))  # every check happens here, before any request
     top = steps[-1][0]
-    result = LayoutPushResult(top.digest, repository, list(tags), top.media_type)
+    result = LayoutPushResult(digest=top.digest, repository=repository, tags=list(tags), media_type=top.media_type)
     options: dict[str, Any] = {}
     if chunk_size:
         options["chunk_size"] = chunk_size
@@ -186,13 +183,7 @@ def push_layout(
                 continue
             pushed = registry.push_blob(repository, layout.blob_path(digest), digest=digest, **options)
             pushed_blobs.add(digest)
-            if pushed.skipped:
-                result.blobs_skipped += 1
-            elif pushed.mounted:
-                result.blobs_mounted += 1
-            else:
-                result.blobs_uploaded += 1
-                result.bytes_uploaded += pushed.size
+            result.add(pushed)
         if document is not top:
             registry.put_manifest(repository, document.digest, document.raw, document.media_type)
             result.manifests.append(document.digest)

@@ -180,6 +180,25 @@ class PushResult:
 
 
 @dataclass
+class BlobCounts:
+    """How the blobs of an image push or copy got there; both report these."""
+
+    blobs_uploaded: int = 0
+    blobs_skipped: int = 0
+    blobs_mounted: int = 0
+    bytes_uploaded: int = 0
+
+    def add(self, pushed: PushResult) -> None:
+        if pushed.skipped:
+            self.blobs_skipped += 1
+        elif pushed.mounted:
+            self.blobs_mounted += 1
+        else:
+            self.blobs_uploaded += 1
+            self.bytes_uploaded += pushed.size
+
+
+@dataclass
 class Progress:
     """Logs bytes, percent and MB/s at most every ``interval`` seconds (and at the end)."""
 
