@@ -118,7 +118,9 @@ class _Pool(Generic[C]):
                         verify=self._config.ssl_context,
                         timeout=self._config.httpx_timeout,
                         headers={"User-Agent": self._config.user_agent},
-                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                        # As many kept alive as allowed open: with fewer, a busy pool closes and reopens
+                        # connections it is about to reuse (encode/httpcore#1035).
+                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
                         trust_env=False,
                     )
                     self._clients[origin] = client
