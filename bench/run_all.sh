@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every benchmark and print their one-line summaries (details: bench/results/*.json).
+# Run every benchmark (registry, triggers, resume, Hub) and print their one-line summaries (details: bench/results/*.json).
 #   bench/run_all.sh [--quick]
 # Runs from the repository root with .venv/bin/python unless $PYTHON is set. Exits non-zero if a benchmark
 # failed to run (a missed goal is reported in its summary line, not as a failure).
@@ -15,10 +15,13 @@ fi
 mkdir -p bench/results
 status=0
 summaries=()
-for bench in import_cost push_vs_curl head_rate triggers_1000; do
+for bench in import_cost push_vs_curl head_rate triggers_1000 resume_cost hub_sync_bench; do
   args=("${QUICK[@]}")
   if [[ "$bench" == "import_cost" && ${#QUICK[@]} -gt 0 ]]; then
     args=(--runs 3)  # import_cost has no --quick; fewer interpreters instead
+  fi
+  if [[ "$bench" == "resume_cost" && ${#QUICK[@]} -gt 0 ]]; then
+    args=(--size-mib 256 --chunk-mib 16)  # no --quick either: a smaller blob
   fi
   echo "== $bench ${args[*]}" >&2
   out="bench/results/$bench.stdout.txt"
