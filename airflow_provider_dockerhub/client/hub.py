@@ -68,6 +68,10 @@ def _iso(value: datetime | str | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def _without_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if v is not None}
+
+
 def _choice(name: str, value: str | None, allowed: frozenset[str]) -> str | None:
     if value is not None and value not in allowed:
         raise InvalidInputError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
@@ -94,8 +98,10 @@ class HubOperations:
         json_data: Any = None,
         accept: str = "application/json",
     ) -> Flow[httpx.Response]:
-        clean = {k: v for k, v in (params or {}).items() if v is not None}
-        request = httpx.Request(method, url, params=clean or None, json=json_data, headers={"Accept": accept})
+        clean = _without_none(params or {})
+        # Optional body fields are left out rather than sent as null: the API reads null as a value for some.
+        body = _without_none(json_data) if isinstance(json_data, dict) else json_data
+        request = httpx.Request(method, url, params=clean or None, json=body, headers={"Accept": accept})
         return self.state.hub_auth.request_flow(request)
 
     def call(
@@ -176,7 +182,7 @@ class HubClient:
         self, model: type[M], segments: Sequence[str], params: Params, key: str = "results", style: str = "link"
     ) -> Iterator[M]:
         url = self.ops.url(*segments)
-        first = {k: v for k, v in params.items() if v is not None}
+        first = _without_none(params)
         if type(first.get("page_size")) is not int or first["page_size"] < 1:  # refused before any request
             raise InvalidInputError(f"page_size must be a positive integer, got {first.get('page_size')!r}")
         for item in iterate_pages(self.run, lambda p: self.ops.page(url, key, p, style), first):
@@ -276,7 +282,7 @@ class HubClient:
             namespace,
             "repositories",
             expected=(200, 201),
-            json_data={k: v for k, v in body.items() if v is not None},
+            json_data=body,
         )
         return Repository.model_validate(data)
 
@@ -347,9 +353,7 @@ class HubClient:
         if not 1 <= len(label) <= 100:
             raise InvalidInputError("token label must be 1-100 characters")
         body = {"token_label": label, "scopes": list(scopes), "expires_at": _iso(expires_at)}
-        data = self._call(
-            "POST", "access-tokens", expected=(200, 201), json_data={k: v for k, v in body.items() if v is not None}
-        )
+        data = self._call("POST", "access-tokens", expected=(200, 201), json_data=body)
         return self._secret(AccessToken.model_validate(data))
 
     def get_access_token(self, uuid: str) -> AccessToken:
@@ -359,7 +363,7 @@ class HubClient:
         body = {"token_label": label, "is_active": is_active}
         if all(v is None for v in body.values()):
             raise InvalidInputError("update_access_token needs a label or is_active")
-        data = self._call("PATCH", "access-tokens", uuid, json_data={k: v for k, v in body.items() if v is not None})
+        data = self._call("PATCH", "access-tokens", uuid, json_data=body)
         return AccessToken.model_validate(data)
 
     def delete_access_token(self, uuid: str) -> None:
@@ -394,7 +398,7 @@ class HubClient:
             org,
             "access-tokens",
             expected=(200, 201),
-            json_data={k: v for k, v in body.items() if v is not None},
+            json_data=body,
         )
         return self._secret(OrgAccessToken.model_validate(data))
 
@@ -419,9 +423,7 @@ class HubClient:
         }
         if all(v is None for v in body.values()):
             raise InvalidInputError("update_org_access_token needs at least one field")
-        data = self._call(
-            "PATCH", "orgs", org, "access-tokens", token_id, json_data={k: v for k, v in body.items() if v is not None}
-        )
+        data = self._call("PATCH", "orgs", org, "access-tokens", token_id, json_data=body)
         return OrgAccessToken.model_validate(data)
 
     def delete_org_access_token(self, org: str, token_id: str) -> None:
@@ -502,13 +504,12 @@ class HubClient:
         _choice("role", role, MEMBER_ROLES)
         body = {"org": org, "invitees": list(invitees), "role": role, "dry_run": dry_run, "team": team}
         url = self.ops.url("invites", "bulk")
-        clean = {k: v for k, v in body.items() if v is not None}
         if dry_run:
-            response = self.run(self.ops.request("POST", url, json_data=clean))
+            response = self.run(self.ops.request("POST", url, json_data=body))
             raise_for_response(response, (200, 202))
             data = json_body(response)
         else:
-            data = self.run(self.ops.call("POST", url, json_data=clean, expected=(200, 202)))
+            data = self.run(self.ops.call("POST", url, json_data=body, expected=(200, 202)))
         # The 202 body nests the list: {"invitees": {"invitees": [...]}}.
         inner = data.get("invitees") if isinstance(data, dict) else None
         entries = inner.get("invitees") if isinstance(inner, dict) else inner
@@ -531,7 +532,7 @@ class HubClient:
             org,
             "groups",
             expected=(200, 201),
-            json_data={k: v for k, v in body.items() if v is not None},
+            json_data=body,
         )
         return Group.model_validate(data)
 
@@ -542,7 +543,7 @@ class HubClient:
         self, org: str, group: str, *, name: str | None = None, description: str | None = None, replace: bool = False
     ) -> Group:
         """PATCH the given fields, or PUT (``replace=True``: ``name`` required, omitted fields reset)."""
-        body = {k: v for k, v in {"name": name, "description": description}.items() if v is not None}
+        body = _without_none({"name": name, "description": description})
         if not body or (replace and name is None):
             raise InvalidInputError("update_group needs a name (and for replace=True, always the name)")
         return Group.model_validate(
