@@ -276,6 +276,7 @@ class AsyncioForDriver:
     skipped, like the sync driver's ``sleep=``, so a Retry-After of seconds costs the trigger runs no wall time."""
 
     Lock = asyncio.Lock
+    Semaphore = asyncio.Semaphore  # the driver's in-flight limit
 
     def __init__(self, waits: list[float], real_sleep: Callable[[float], Any]) -> None:
         self.waits = waits
