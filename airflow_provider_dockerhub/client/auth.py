@@ -129,16 +129,17 @@ class HubTokenSource:
         self._policy = policy
         self._on_secret = on_secret
         self._token: MintedToken | None = None
-        self._failure: tuple[float, AuthenticationError] | None = None
+        self._failure: tuple[float, Callable[[], AuthenticationError]] | None = None
         self._guard = threading.Lock()
         self.mints = 0
 
     def cached(self, key: Hashable) -> str | None:
         with self._guard:
             if self._failure is not None:
-                failed_at, error = self._failure
+                failed_at, rejected = self._failure
                 if now() - failed_at < MINT_FAILURE_HOLD:
-                    raise error
+                    # A fresh error each time: re-raising one object would grow its traceback with every call.
+                    raise rejected()
                 self._failure = None
             token = self._token
         return token.token if token is not None and token.fresh(now()) else None
@@ -155,18 +156,21 @@ class HubTokenSource:
         response = yield from send_flow(request, self._policy)
         if response.status_code in (401, 403):
             error = error_from_response(response)
-            failure = AuthenticationError(
-                "POST",
-                redacted_path(url),
-                response.status_code,
-                code=error.code,
-                server_message=error.server_message,
-                hint="Docker Hub rejected the connection's login/secret; not retried, because repeated failures "
-                "lock the username for 10 minutes",
-            )
+
+            def rejected() -> AuthenticationError:
+                return AuthenticationError(
+                    "POST",
+                    redacted_path(url),
+                    response.status_code,
+                    code=error.code,
+                    server_message=error.server_message,
+                    hint="Docker Hub rejected the connection's login/secret; not retried, because repeated failures "
+                    "lock the username for 10 minutes",
+                )
+
             with self._guard:
-                self._failure = (now(), failure)
-            raise failure
+                self._failure = (now(), rejected)
+            raise rejected()
         if response.status_code != 200:
             raise error_from_response(response)
         token = _token_from(_json_body(response, "Docker Hub token endpoint"), response, "Docker Hub token endpoint")
