@@ -364,8 +364,10 @@ class _Conn:
         if fault is not None and fault.kind == "respond":
             # Drained, not refused: clients only read the reply once they have sent the whole body.
             _copy_body(client.rfile, _body_mode(headers), lambda _data: None, self.buf)
-            client.send(_canned(fault, method))
+            # Recorded before the answer leaves, like forwarded requests: a test reading the log right after its
+            # client got the reply must find it there.
             proxy._record(method, path, fault.status)
+            client.send(_canned(fault, method))
             return _keep_alive(version, headers)
         if self.upstream is not None and self.upstream.stale():
             self.drop_upstream()
