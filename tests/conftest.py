@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="dockerhub-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
@@ -20,6 +21,12 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(_AIRFLOW_HOME, "dags"))
 
 pytest_plugins = ["tests.registry_fixtures"]
+
+# No per-example deadline: a shared 2-core machine (and CI) can stall any example past hypothesis's 200 ms. In CI
+# the examples are derandomized, so a submission's result does not depend on luck; locally they keep exploring.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 
 @pytest.fixture
