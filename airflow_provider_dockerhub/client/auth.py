@@ -108,6 +108,12 @@ def _token_from(data: dict[str, Any], response: httpx.Response, what: str) -> st
     return token
 
 
+def basic_authorization(config: ClientConfig) -> str:
+    """The connection's credentials as an HTTP Basic header value (for token realms and Basic registries)."""
+    userpass = f"{config.login}:{config.secret}".encode()
+    return "Basic " + base64.b64encode(userpass).decode("ascii")
+
+
 def is_loopback(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost":
@@ -331,8 +337,7 @@ class RegistryTokenSource:
             headers={"Accept": "application/json", "User-Agent": self._config.user_agent},
         )
         if with_credentials:
-            userpass = f"{self._config.login}:{self._config.secret}".encode()
-            request.headers["Authorization"] = "Basic " + base64.b64encode(userpass).decode("ascii")
+            request.headers["Authorization"] = basic_authorization(self._config)
         self.mints += 1
         response = yield from send_flow(request, self._policy, telemetry=self._telemetry)
         if response.status_code in (401, 403):
@@ -411,8 +416,7 @@ class RegistryAuth:
             scheme_ok = request.url.scheme == "https" or is_loopback(request.url.host)
             if not scheme_ok:
                 raise UntrustedRealmError(f"refusing to send Basic credentials over plain http to {request.url.host}")
-            userpass = f"{self._config.login}:{self._config.secret}".encode()
-            request.headers["Authorization"] = "Basic " + base64.b64encode(userpass).decode("ascii")
+            request.headers["Authorization"] = basic_authorization(self._config)
             return None
         if not challenge.realm:
             raise ProtocolError(request.method, redacted_path(request.url), "Bearer challenge without a realm")
