@@ -142,7 +142,7 @@ async def run_triggers(count: int, poll_interval: float, fire_timeout: float) ->
 def patch_inflight_limit(limit: int) -> None:
     """EXPERIMENT, not the provider as shipped: bound each async session's in-flight requests with a semaphore
     (the provider change proposed in bench/README.md), so httpcore's pool never holds a long queue."""
-    from airflow_provider_dockerhub.client import flow
+    from airflow_provider_dockerhub.client.core import flow
 
     original = flow.AsyncDriver._perform
 

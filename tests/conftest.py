@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -45,14 +45,6 @@ def airflow_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
         return conn_id
 
     return make
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    """Record retry sleeps instead of sleeping."""
-    slept: list[float] = []
-    monkeypatch.setattr("time.sleep", slept.append)
-    yield slept
 
 
 @pytest.fixture(scope="session")

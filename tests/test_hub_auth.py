@@ -43,7 +43,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr("airflow_provider_dockerhub.client.auth.now", clock)
+    monkeypatch.setattr("airflow_provider_dockerhub.client.auth.hub.now", clock)
     return clock
 
 
@@ -222,7 +222,7 @@ def test_scim_without_token_is_a_configuration_error() -> None:
 
 
 def test_scout_gets_the_jwt_and_graphql_errors_fail(hub: respx.MockRouter, clock: Clock) -> None:
-    from airflow_provider_dockerhub.client.scout import ScoutGraphQLError
+    from airflow_provider_dockerhub.client.scout.api import ScoutGraphQLError
 
     mint_route(hub, clock)
     scout = hub.post("https://api.scout.docker.com/v1/graphql").mock(

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dockerhub.client import InvalidInputError
-from airflow_provider_dockerhub.client.policy import (
+from airflow_provider_dockerhub.client.policy.engine import (
     HIGH_PROFILE_CVES,
     POLICIES,
     AllowListEntry,

@@ -14,7 +14,7 @@ import respx
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
 from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
-from airflow_provider_dockerhub.client.oci_layout import push_layout
+from airflow_provider_dockerhub.client.registry.layout import push_layout
 from airflow_provider_dockerhub.operators.policy import (
     IMAGE_URL_KEY,
     DockerHubScoutPolicyGateOperator,
@@ -255,7 +255,7 @@ def test_scout_gate_with_baseline_fails_only_on_what_got_worse(
 def test_scout_gate_not_entitled_is_a_clear_error(
     conn: str, session: DockerHubSession, tmp_path: Path, scout: ScoutEmulator
 ) -> None:
-    from airflow_provider_dockerhub.client.scout import ScoutGraphQLError
+    from airflow_provider_dockerhub.client.scout.api import ScoutGraphQLError
 
     build_and_push(session, tmp_path, "gate/ent", "1.0")
     with pytest.raises(ScoutGraphQLError, match="not entitled"):

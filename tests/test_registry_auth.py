@@ -19,8 +19,9 @@ from airflow_provider_dockerhub.client import (
     NotFoundError,
     UntrustedRealmError,
 )
-from airflow_provider_dockerhub.client.auth import MintedToken, RegistryTokenKey
-from airflow_provider_dockerhub.client.reference import repository_scope
+from airflow_provider_dockerhub.client.auth.registry import RegistryTokenKey
+from airflow_provider_dockerhub.client.auth.tokens import MintedToken
+from airflow_provider_dockerhub.client.core.reference import repository_scope
 from airflow_provider_dockerhub.testing.registry import LocalRegistry, TokenAuth
 from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 

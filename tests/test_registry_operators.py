@@ -17,7 +17,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_dockerhub.assets import image_asset, is_image_asset
 from airflow_provider_dockerhub.client import ClientConfig, DestructiveOperationRefused, DockerHubSession
-from airflow_provider_dockerhub.client.upload import UploadCancelled
+from airflow_provider_dockerhub.client.registry.upload import UploadCancelled
 from airflow_provider_dockerhub.operators.registry import (
     DockerHubCopyImageOperator,
     DockerHubDeleteManifestOperator,

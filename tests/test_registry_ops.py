@@ -20,7 +20,7 @@ from airflow_provider_dockerhub.client import (
     NotFoundError,
     UnsupportedOperationError,
 )
-from airflow_provider_dockerhub.client.oci_layout import push_layout
+from airflow_provider_dockerhub.client.registry.layout import push_layout
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
 from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 from tests.image_builder import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_dockerhub.client import InvalidInputError
-from airflow_provider_dockerhub.client.models import ScimUser
-from airflow_provider_dockerhub.client.scim_sync import (
+from airflow_provider_dockerhub.client.hub.models import ScimUser
+from airflow_provider_dockerhub.client.hub.scim_sync import (
     deactivation_limit,
     desired_users,
     parse_users_text,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
-from airflow_provider_dockerhub.client.scout import ScoutIndexingFailed
+from airflow_provider_dockerhub.client.scout.api import ScoutIndexingFailed
 from airflow_provider_dockerhub.sensors.scout import DockerHubScoutIndexedSensor
 from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator
 from airflow_provider_dockerhub.testing.scout_emulator import EmulatedImage

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession, InvalidInputError, supply_chain
-from airflow_provider_dockerhub.client.policy import evaluate
-from airflow_provider_dockerhub.client.supply_chain import (
+from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession, InvalidInputError
+from airflow_provider_dockerhub.client.policy import from_registry as supply_chain
+from airflow_provider_dockerhub.client.policy.engine import evaluate
+from airflow_provider_dockerhub.client.policy.from_registry import (
     cyclonedx_packages,
     gather_registry_evidence,
     predicate_kind,

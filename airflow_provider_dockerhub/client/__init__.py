@@ -1,4 +1,4 @@
-"""The Airflow-free client core: httpx and the standard library only.
+"""The Airflow-free client core (httpx and pydantic; no Airflow import anywhere below this package).
 
 Names are loaded on first use (PEP 562), so importing the hook module for DAG parsing costs almost nothing.
 """
@@ -9,8 +9,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import ClientConfig
-    from .errors import (
+    from .core.config import ClientConfig
+    from .core.errors import (
         ApiError,
         AuthenticationError,
         ConfigurationError,
@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     from .session import AsyncDockerHubSession, DockerHubSession
 
 _LOCATIONS = {
-    "ClientConfig": ".config",
+    "ClientConfig": ".core.config",
     "AsyncDockerHubSession": ".session",
     "DockerHubSession": ".session",
     **{
-        name: ".errors"
+        name: ".core.errors"
         for name in (
             "ApiError",
             "AuthenticationError",

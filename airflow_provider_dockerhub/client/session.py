@@ -1,8 +1,7 @@
 """A session: one credential set, its token caches, and one pooled httpx client per host.
 
-``SessionState`` is everything that is not I/O (config, retry policy, auth flows, telemetry) and is shared by the
-API clients; ``DockerHubSession`` and ``AsyncDockerHubSession`` add the pooled clients and a driver. Nothing here
-does I/O at construction: clients are built on first use.
+``DockerHubSession`` and ``AsyncDockerHubSession`` add the pooled clients and a driver to a ``SessionState``
+(everything that is not I/O). Nothing here does I/O at construction: clients are built on first use.
 """
 
 from __future__ import annotations
@@ -15,87 +14,19 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import httpx
 
-from .auth import (
-    DOCKER_SCOUT_SUFFIX,
-    HubAuth,
-    HubTokenSource,
-    RealmPolicy,
-    RegistryAuth,
-    RegistryTokenSource,
-    SecretSink,
-    StaticBearerAuth,
-    is_loopback,
-)
-from .config import ClientConfig
-from .errors import ConfigurationError, DestructiveOperationRefused
-from .flow import AsyncDriver, SyncDriver
-from .reference import is_docker_hub_registry
-from .transport import RateLimitTelemetry, RetryPolicy, RetryStats
+from .auth.tokens import SecretSink
+from .core.config import ClientConfig
+from .core.flow import AsyncDriver, SyncDriver
+from .core.transport import RetryPolicy
+from .state import SessionState
 
 if TYPE_CHECKING:
-    from .hub import AsyncHubClient, HubClient
-    from .registry import AsyncRegistryClient, RegistryClient
-    from .scim import ScimClient
-    from .scout import AsyncScoutClient, ScoutClient
+    from .hub.api import AsyncHubClient, HubClient
+    from .hub.scim import ScimClient
+    from .registry.api import AsyncRegistryClient, RegistryClient
+    from .scout.api import AsyncScoutClient, ScoutClient
 
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
-
-
-def _require_https_or_loopback(name: str, url: str) -> None:
-    parsed = httpx.URL(url)
-    if parsed.scheme != "https" and not is_loopback(parsed.host):
-        raise ConfigurationError(f"{name} {url!r} must use https (plain http is allowed only on loopback)")
-
-
-class SessionState:
-    """The I/O-free half of a session."""
-
-    def __init__(
-        self,
-        config: ClientConfig,
-        *,
-        on_secret: SecretSink | None = None,
-        policy: RetryPolicy | None = None,
-    ) -> None:
-        self.config = config
-        self.policy = policy or RetryPolicy(max_retries=config.max_retries, max_total_wait=config.max_retry_wait)
-        self.telemetry = RateLimitTelemetry()
-        self.stats = RetryStats()
-        sink = on_secret or (lambda _secret: None)
-        self.on_secret: SecretSink = sink
-        self.realms = RealmPolicy(config)
-        self.hub_tokens = HubTokenSource(config, self.policy, sink)
-        self.registry_tokens = RegistryTokenSource(config, self.policy, self.realms, sink, self.telemetry)
-        self.hub_auth = HubAuth(config, self.hub_tokens, self.policy, self.telemetry, self.stats)
-        self.registry_auth = RegistryAuth(
-            config, self.registry_tokens, self.policy, self.realms, telemetry=self.telemetry, stats=self.stats
-        )
-        self.scim_auth = StaticBearerAuth(config.scim_token, self.policy, self.telemetry)
-
-    @property
-    def registry_is_docker_hub(self) -> bool:
-        return is_docker_hub_registry(httpx.URL(self.config.registry_url).host)
-
-    def check_hub_url(self) -> None:
-        _require_https_or_loopback("hub_url", self.config.hub_url)
-
-    def check_scout_url(self) -> None:
-        """The Hub JWT goes to Scout; only to Docker's own host, loopback (the emulator) or a listed host."""
-        url = httpx.URL(self.config.scout_url)
-        _require_https_or_loopback("scout_url", self.config.scout_url)
-        host = url.host.lower()
-        if not (host.endswith(DOCKER_SCOUT_SUFFIX) or is_loopback(host) or host in self.config.trusted_realms):
-            raise ConfigurationError(
-                f"refusing to send the Docker Hub token to scout_url host {host!r}: not a Docker host; "
-                "list it in 'trusted_realms' if it really is Scout"
-            )
-
-    def require_destructive(self, operation: str) -> None:
-        """Writes and deletes need the connection's ``allow_destructive``: checked before any request."""
-        if not self.config.allow_destructive:
-            raise DestructiveOperationRefused(
-                f"{operation} refused: the connection does not set allow_destructive=true"
-            )
 
 
 class _Pool(Generic[C]):
@@ -154,25 +85,25 @@ class DockerHubSession:
 
     @cached_property
     def hub(self) -> HubClient:
-        from .hub import HubClient
+        from .hub.api import HubClient
 
         return HubClient(self.state, self.driver.run)
 
     @cached_property
     def registry(self) -> RegistryClient:
-        from .registry import RegistryClient
+        from .registry.api import RegistryClient
 
         return RegistryClient(self.state, self.driver.run)
 
     @cached_property
     def scout(self) -> ScoutClient:
-        from .scout import ScoutClient
+        from .scout.api import ScoutClient
 
         return ScoutClient(self.state, self.driver.run)
 
     @cached_property
     def scim(self) -> ScimClient:
-        from .scim import ScimClient
+        from .hub.scim import ScimClient
 
         return ScimClient(self.state, self.driver.run)
 
@@ -203,19 +134,19 @@ class AsyncDockerHubSession:
 
     @cached_property
     def hub(self) -> AsyncHubClient:
-        from .hub import AsyncHubClient
+        from .hub.api import AsyncHubClient
 
         return AsyncHubClient(self.state, self.driver.run)
 
     @cached_property
     def registry(self) -> AsyncRegistryClient:
-        from .registry import AsyncRegistryClient
+        from .registry.api import AsyncRegistryClient
 
         return AsyncRegistryClient(self.state, self.driver.run)
 
     @cached_property
     def scout(self) -> AsyncScoutClient:
-        from .scout import AsyncScoutClient
+        from .scout.api import AsyncScoutClient
 
         return AsyncScoutClient(self.state, self.driver.run)
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 if TYPE_CHECKING:
-    from airflow_provider_dockerhub.client.config import ClientConfig
-    from airflow_provider_dockerhub.client.hub import HubClient
-    from airflow_provider_dockerhub.client.registry import RegistryClient
-    from airflow_provider_dockerhub.client.scim import ScimClient
-    from airflow_provider_dockerhub.client.scout import ScoutClient
+    from airflow_provider_dockerhub.client.core.config import ClientConfig
+    from airflow_provider_dockerhub.client.hub.api import HubClient
+    from airflow_provider_dockerhub.client.hub.scim import ScimClient
+    from airflow_provider_dockerhub.client.registry.api import RegistryClient
+    from airflow_provider_dockerhub.client.scout.api import ScoutClient
     from airflow_provider_dockerhub.client.session import AsyncDockerHubSession, DockerHubSession
 
 
@@ -30,7 +30,7 @@ def mask_derived_secret(secret: str) -> None:
 
 def config_from_connection(login: str | None, password: str | None, extra: dict[str, Any]) -> ClientConfig:
     # Imported here, not at module level: DAG files import this module, and parsing must stay cheap.
-    from airflow_provider_dockerhub.client.config import ClientConfig
+    from airflow_provider_dockerhub.client.core.config import ClientConfig
 
     return ClientConfig.from_fields(login, password, extra)
 
@@ -131,7 +131,7 @@ class DockerHubHook(BaseHook):  # type: ignore[misc]  # BaseHook is Any to mypy 
 
 def _targets_hub(config: ClientConfig) -> bool:
     """A connection for a private registry (registry_url set, hub_url default) is tested on the registry."""
-    from airflow_provider_dockerhub.client.config import DEFAULT_HUB_URL, DEFAULT_REGISTRY_URL
+    from airflow_provider_dockerhub.client.core.config import DEFAULT_HUB_URL, DEFAULT_REGISTRY_URL
 
     return config.hub_url != DEFAULT_HUB_URL or config.registry_url == DEFAULT_REGISTRY_URL
 

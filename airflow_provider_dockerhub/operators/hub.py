@@ -153,7 +153,7 @@ class DockerHubEnsureRepositoryOperator(DockerHubBaseOperator):
         self.fail_on_drift = fail_on_drift
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_dockerhub.client.errors import NotFoundError
+        from airflow_provider_dockerhub.client.core.errors import NotFoundError
 
         hub = self.hook.hub
         namespace = self.namespace or self.hook.get_config().namespace
@@ -225,7 +225,7 @@ class DockerHubEnsureTeamMembersOperator(DockerHubBaseOperator):
         self.dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_dockerhub.client.errors import NotFoundError
+        from airflow_provider_dockerhub.client.core.errors import NotFoundError
 
         hub = self.hook.hub
         org = self.org or self.hook.get_config().namespace

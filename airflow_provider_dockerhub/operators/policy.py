@@ -18,7 +18,7 @@ from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_dockerhub.client.policy import ImageEvidence, PolicyReport
+    from airflow_provider_dockerhub.client.policy.engine import ImageEvidence, PolicyReport
 
 IMAGE_URL_KEY = "dockerhub_image_url"
 ON_FAILURE = ("fail", "skip", "warn")
@@ -36,7 +36,7 @@ class DockerHubImageLink(BaseOperatorLink):  # type: ignore[misc]
 
 
 def image_page_url(registry_host: str, repository: str, tag: str | None, digest: str) -> str:
-    from airflow_provider_dockerhub.client.reference import is_docker_hub_registry
+    from airflow_provider_dockerhub.client.core.reference import is_docker_hub_registry
 
     if is_docker_hub_registry(registry_host):
         namespace, _, name = repository.partition("/")
@@ -82,13 +82,13 @@ class _PolicyGate(DockerHubBaseOperator):
         raise NotImplementedError
 
     def _evaluate(self, reference: str) -> PolicyReport:
-        from airflow_provider_dockerhub.client.policy import evaluate
+        from airflow_provider_dockerhub.client.policy.engine import evaluate
 
         policies = self.policies if self.policies is not None else self.default_policies
         return evaluate(self.evidence(reference), policies, self.policy_config, self.allow_list)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_dockerhub.client.policy import prepare
+        from airflow_provider_dockerhub.client.policy.engine import prepare
 
         policies = self.policies if self.policies is not None else self.default_policies
         prepare(policies, self.policy_config, self.allow_list)  # bad arguments are refused before any request
@@ -152,9 +152,9 @@ class DockerHubScoutPolicyGateOperator(_PolicyGate):
     template_fields: Sequence[str] = (*_PolicyGate.template_fields, "organization")
 
     def evidence(self, reference: str) -> ImageEvidence:
-        from airflow_provider_dockerhub.client.scout import ImageCoordinates
-        from airflow_provider_dockerhub.client.scout_evidence import merge_scout
-        from airflow_provider_dockerhub.client.supply_chain import gather_registry_evidence
+        from airflow_provider_dockerhub.client.policy.from_registry import gather_registry_evidence
+        from airflow_provider_dockerhub.client.policy.from_scout import merge_scout
+        from airflow_provider_dockerhub.client.scout.api import ImageCoordinates
 
         registry = self.hook.registry
         ref = registry.ops.image(reference)
@@ -171,7 +171,7 @@ class DockerHubSupplyChainGateOperator(_PolicyGate):
     default_policies = SUPPLY_CHAIN_POLICIES
 
     def evidence(self, reference: str) -> ImageEvidence:
-        from airflow_provider_dockerhub.client.supply_chain import gather_registry_evidence
+        from airflow_provider_dockerhub.client.policy.from_registry import gather_registry_evidence
 
         registry = self.hook.registry
         ref = registry.ops.image(reference)

@@ -14,7 +14,7 @@ from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator, def
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_dockerhub.client.upload import BlobPusher
+    from airflow_provider_dockerhub.client.registry.upload import BlobPusher
 
 
 class DockerHubPushBlobOperator(DockerHubBaseOperator):
@@ -105,7 +105,7 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
         self.chunk_size = chunk_size
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_dockerhub.client.oci_layout import push_layout
+        from airflow_provider_dockerhub.client.registry.layout import push_layout
 
         tags = [self.tags] if isinstance(self.tags, str) else list(self.tags)
         try:
@@ -169,7 +169,7 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         self.destination_conn_id = destination_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_dockerhub.client.errors import InvalidInputError
+        from airflow_provider_dockerhub.client.core.errors import InvalidInputError
         from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
 
         source_registry = self.hook.registry

@@ -12,7 +12,7 @@ from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_dockerhub.client.scim_sync import DesiredUser
+    from airflow_provider_dockerhub.client.hub.scim_sync import DesiredUser
 
 
 def read_text(source: Any) -> tuple[str, str]:
@@ -67,7 +67,7 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         self.allow_deactivation = allow_deactivation
 
     def desired(self) -> list[DesiredUser]:
-        from airflow_provider_dockerhub.client.scim_sync import desired_users, parse_users_text
+        from airflow_provider_dockerhub.client.hub.scim_sync import desired_users, parse_users_text
 
         if self.users is not None:
             return desired_users(self.users)
@@ -75,7 +75,7 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         return parse_users_text(text, (self.source_format or suffix or "csv").lower())
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_dockerhub.client.scim_sync import apply_plan, deactivation_limit, plan_sync
+        from airflow_provider_dockerhub.client.hub.scim_sync import apply_plan, deactivation_limit, plan_sync
 
         deactivation_limit(self.max_deactivations, 0)  # like the users, validated before any request
         desired = self.desired()

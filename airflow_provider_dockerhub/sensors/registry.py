@@ -14,7 +14,7 @@ from airflow_provider_dockerhub.triggers.registry import DockerHubDigestTrigger
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_dockerhub.client.digest_watch import DigestWatch
+    from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch
 
 
 class DockerHubDigestSensor(DockerHubDeferrableSensor):
@@ -46,12 +46,12 @@ class DockerHubDigestSensor(DockerHubDeferrableSensor):
         return f"{self.repository}:{self.tag} ({self.condition})"
 
     def _watch(self) -> DigestWatch:
-        from airflow_provider_dockerhub.client.digest_watch import DigestWatch
+        from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch
 
         return DigestWatch(self.repository, self.tag, self.condition, self.digest or None)  # type: ignore[arg-type]
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_dockerhub.client.digest_watch import digest_state
+        from airflow_provider_dockerhub.client.registry.digest_watch import digest_state
 
         watch = self._watch()
         with DockerHubHook(dockerhub_conn_id=self.dockerhub_conn_id) as hook:

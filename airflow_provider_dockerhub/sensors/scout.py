@@ -34,7 +34,7 @@ class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
         return f"Scout to index {self.repository}@{self.digest}"
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_dockerhub.client.scout import ImageCoordinates, index_state_flow
+        from airflow_provider_dockerhub.client.scout.api import ImageCoordinates, index_state_flow
 
         with DockerHubHook(dockerhub_conn_id=self.dockerhub_conn_id) as hook:
             config = hook.get_config()

@@ -119,7 +119,7 @@ class Sandbox:
     def _seed_nightlies(self, now: datetime, days: int = 10, every: int = 3) -> None:
         """``acme/nightly:nightly-YYYYMMDD`` builds created over the last weeks, for the housekeeping example."""
         from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
-        from airflow_provider_dockerhub.client.oci_layout import push_layout
+        from airflow_provider_dockerhub.client.registry.layout import push_layout
         from airflow_provider_dockerhub.testing.oci_build import ImageSpec, build_oci_layout
 
         assert self.registry is not None
@@ -134,7 +134,7 @@ class Sandbox:
     def _index_from_registry(self, host: str, repository: str, digest: str) -> EmulatedImage | None:
         """What Scout does on push: build the package list from the image's SBOM, then match advisories."""
         from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
-        from airflow_provider_dockerhub.client.supply_chain import gather_registry_evidence
+        from airflow_provider_dockerhub.client.policy.from_registry import gather_registry_evidence
 
         if self.registry is None or host != self.registry.host:
             return None

@@ -70,7 +70,7 @@ class DockerHubPollingTrigger(BaseTrigger):  # type: ignore[misc]
         raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_dockerhub.client.errors import (
+        from airflow_provider_dockerhub.client.core.errors import (
             DockerHubError,
             RateLimitedError,
             ServerError,

@@ -41,7 +41,7 @@ class DockerHubScoutIndexedTrigger(DockerHubPollingTrigger):
         )
 
     async def check(self, session: AsyncDockerHubSession) -> tuple[bool, dict[str, Any]]:
-        from airflow_provider_dockerhub.client.scout import ImageCoordinates, index_state_flow
+        from airflow_provider_dockerhub.client.scout.api import ImageCoordinates, index_state_flow
 
         config = session.state.config
         coords = ImageCoordinates.for_registry(

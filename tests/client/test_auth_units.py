@@ -12,15 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_dockerhub.client.auth import (
-    MintedToken,
-    RealmPolicy,
-    is_loopback,
-    jwt_claims,
-    parse_rfc3339,
-)
-from airflow_provider_dockerhub.client.config import ClientConfig
-from airflow_provider_dockerhub.client.errors import UntrustedRealmError
+from airflow_provider_dockerhub.client.auth.tokens import MintedToken, jwt_claims, parse_rfc3339
+from airflow_provider_dockerhub.client.auth.trust import RealmPolicy, is_loopback
+from airflow_provider_dockerhub.client.core.config import ClientConfig
+from airflow_provider_dockerhub.client.core.errors import UntrustedRealmError
 
 HUB_REGISTRY = "https://registry-1.docker.io"
 PRIVATE_REGISTRY = "https://registry.example.com"

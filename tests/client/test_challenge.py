@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_dockerhub.client.challenge import (
+from airflow_provider_dockerhub.client.auth.challenge import (
     Challenge,
     parse_challenges,
     parse_www_authenticate,
     pick_challenge,
 )
-from airflow_provider_dockerhub.client.reference import Scope
+from airflow_provider_dockerhub.client.core.reference import Scope
 
 HUB_CHALLENGE = (
     'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'

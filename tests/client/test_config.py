@@ -12,14 +12,14 @@ import certifi
 import httpx
 import pytest
 
-from airflow_provider_dockerhub.client.config import (
+from airflow_provider_dockerhub.client.core.config import (
     DEFAULT_HUB_URL,
     DEFAULT_REGISTRY_URL,
     DEFAULT_SCOUT_URL,
     EXTRA_FIELDS,
     ClientConfig,
 )
-from airflow_provider_dockerhub.client.errors import ConfigurationError
+from airflow_provider_dockerhub.client.core.errors import ConfigurationError
 
 SECRET = "dckr_pat_S3cr3t-Value"
 SCIM_TOKEN = "scim-T0ken-Value"

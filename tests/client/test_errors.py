@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from airflow_provider_dockerhub.client.errors import (
+from airflow_provider_dockerhub.client.core.errors import (
     MAX_ERROR_BODY,
     ApiError,
     AuthenticationError,

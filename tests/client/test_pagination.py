@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from airflow_provider_dockerhub.client.pagination import next_link, parse_link_header
+from airflow_provider_dockerhub.client.core.pagination import next_link, parse_link_header
 
 REQUEST_URL = "https://registry.example.com:5000/v2/team/app/tags/list?n=2"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_dockerhub.client.errors import InvalidInputError
-from airflow_provider_dockerhub.client.reference import (
+from airflow_provider_dockerhub.client.core.errors import InvalidInputError
+from airflow_provider_dockerhub.client.core.reference import (
     MAX_NAME_LENGTH,
     ImageReference,
     Scope,

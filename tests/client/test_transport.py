@@ -15,10 +15,10 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_dockerhub.client import transport
-from airflow_provider_dockerhub.client.errors import RateLimitedError, TransportError
-from airflow_provider_dockerhub.client.flow import AsyncDriver, SyncDriver
-from airflow_provider_dockerhub.client.transport import (
+from airflow_provider_dockerhub.client.core import transport
+from airflow_provider_dockerhub.client.core.errors import RateLimitedError, TransportError
+from airflow_provider_dockerhub.client.core.flow import AsyncDriver, SyncDriver
+from airflow_provider_dockerhub.client.core.transport import (
     RateLimitTelemetry,
     RetryPolicy,
     RetryStats,

@@ -43,11 +43,11 @@ import httpx
 import pytest
 
 from airflow_provider_dockerhub.client import ClientConfig, DockerHubError, DockerHubSession
-from airflow_provider_dockerhub.client import flow as flow_module
-from airflow_provider_dockerhub.client.auth import jwt_claims
-from airflow_provider_dockerhub.client.digest_watch import DigestWatch, digest_state
-from airflow_provider_dockerhub.client.errors import DigestMismatchError
-from airflow_provider_dockerhub.client.upload import MAX_RESTARTS, PushResult, UploadFailedError
+from airflow_provider_dockerhub.client.auth.tokens import jwt_claims
+from airflow_provider_dockerhub.client.core import flow as flow_module
+from airflow_provider_dockerhub.client.core.errors import DigestMismatchError
+from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch, digest_state
+from airflow_provider_dockerhub.client.registry.upload import MAX_RESTARTS, PushResult, UploadFailedError
 from airflow_provider_dockerhub.testing.fault_proxy import Fault, FaultProxy
 from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator, Injection
 from airflow_provider_dockerhub.testing.registry import LocalRegistry, TokenAuth

@@ -38,9 +38,9 @@ from airflow_provider_dockerhub.client import (
     InvalidInputError,
     ProtocolError,
 )
-from airflow_provider_dockerhub.client.policy import ImageEvidence, evaluate
-from airflow_provider_dockerhub.client.scout import ScoutGraphQLError
-from airflow_provider_dockerhub.client.supply_chain import gather_registry_evidence
+from airflow_provider_dockerhub.client.policy.engine import ImageEvidence, evaluate
+from airflow_provider_dockerhub.client.policy.from_registry import gather_registry_evidence
+from airflow_provider_dockerhub.client.scout.api import ScoutGraphQLError
 from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
 from airflow_provider_dockerhub.operators.hub import (
     DockerHubAuditLogExportOperator,

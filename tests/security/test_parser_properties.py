@@ -21,17 +21,17 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession, InvalidInputError
-from airflow_provider_dockerhub.client.auth import jwt_claims
-from airflow_provider_dockerhub.client.pagination import parse_link_header
-from airflow_provider_dockerhub.client.reference import (
+from airflow_provider_dockerhub.client.auth.tokens import jwt_claims
+from airflow_provider_dockerhub.client.core.pagination import parse_link_header
+from airflow_provider_dockerhub.client.core.reference import (
     DOCKER_HUB_ALIASES,
     ImageReference,
     Scope,
     parse_reference,
     validate_repository_name,
 )
-from airflow_provider_dockerhub.client.transport import parse_retry_after
-from airflow_provider_dockerhub.client.upload import PushResult, _held_bytes
+from airflow_provider_dockerhub.client.core.transport import parse_retry_after
+from airflow_provider_dockerhub.client.registry.upload import PushResult, _held_bytes
 
 REG = "https://registry.example.com"
 

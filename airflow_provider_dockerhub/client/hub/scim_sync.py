@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInputError
+from ..core.errors import InvalidInputError
 from .models import ScimUser
 
 if TYPE_CHECKING:
     from .scim import ScimClient
 
-log = logging.getLogger("airflow_provider_dockerhub.client.scim_sync")
+log = logging.getLogger("airflow_provider_dockerhub.client.hub.scim_sync")
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE = {"true", "1", "yes", "y", "active"}

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import InvalidInputError
-from .flow import Flow
-from .reference import validate_digest, validate_tag
-from .registry import RegistryOperations
+from ..core.errors import InvalidInputError
+from ..core.flow import Flow
+from ..core.reference import validate_digest, validate_tag
+from .api import RegistryOperations
 
 Condition = Literal["exists", "changed", "equals"]
 CONDITIONS: tuple[Condition, ...] = ("exists", "changed", "equals")

@@ -16,13 +16,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DockerHubError, InvalidInputError
-from .images import Platform, blob_descriptors, child_descriptors, is_index, select_platform
-from .policy import ImageEvidence, Package, purl_type
-from .reference import is_digest, validate_digest
-from .registry import Manifest, RegistryClient
+from ..core.errors import DockerHubError, InvalidInputError
+from ..core.reference import is_digest, validate_digest
+from ..registry.api import Manifest, RegistryClient
+from ..registry.images import Platform, blob_descriptors, child_descriptors, is_index, select_platform
+from .engine import ImageEvidence, Package, purl_type
 
-log = logging.getLogger("airflow_provider_dockerhub.client.supply_chain")
+log = logging.getLogger("airflow_provider_dockerhub.client.policy.from_registry")
 
 # SBOMs of large images run to tens of MiB; beyond this, reading one into memory is not worth the risk.
 MAX_ATTESTATION_SIZE = 64 * 1024 * 1024

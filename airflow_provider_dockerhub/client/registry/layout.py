@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DigestMismatchError, InvalidInputError
+from ..core.errors import DigestMismatchError, InvalidInputError
+from ..core.reference import digest_of, validate_digest, validate_tag
+from .api import MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
 from .images import INDEX_TYPES
-from .reference import digest_of, validate_digest, validate_tag
-from .registry import MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
 from .upload import BlobCounts
 
 if TYPE_CHECKING:
-    from .registry import RegistryClient
+    from .api import RegistryClient
 
-log = logging.getLogger("airflow_provider_dockerhub.client.oci_layout")
+log = logging.getLogger("airflow_provider_dockerhub.client.registry.layout")
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_DOCUMENT = 4 * 1024 * 1024

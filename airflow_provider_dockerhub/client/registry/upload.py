@@ -32,7 +32,7 @@ from typing import IO, Any, Protocol
 
 import httpx
 
-from .errors import (
+from ..core.errors import (
     ApiError,
     DigestMismatchError,
     DockerHubError,
@@ -44,11 +44,11 @@ from .errors import (
     raise_for_response,
     redacted_path,
 )
-from .flow import Flow, Sleep
-from .reference import merge_scopes, repository_scope, validate_digest
-from .registry import RegistryOperations
+from ..core.flow import Flow, Sleep
+from ..core.reference import merge_scopes, repository_scope, validate_digest
+from .api import RegistryOperations
 
-log = logging.getLogger("airflow_provider_dockerhub.client.upload")
+log = logging.getLogger("airflow_provider_dockerhub.client.registry.upload")
 
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024  # 64 MiB beat 8 MiB by 20 % on a real registry (registry-baseline.md §3)
 PIECE_SIZE = 1024 * 1024

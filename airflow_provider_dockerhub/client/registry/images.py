@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .errors import InvalidInputError, ProtocolError
-from .flow import Flow
-from .reference import validate_digest
-from .registry import (
+from ..core.errors import InvalidInputError, ProtocolError
+from ..core.flow import Flow
+from ..core.reference import validate_digest
+from .api import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     MANIFEST_MEDIA_TYPES,
@@ -28,7 +28,7 @@ from .registry import (
     RegistryOperations,
 )
 
-log = logging.getLogger("airflow_provider_dockerhub.client.images")
+log = logging.getLogger("airflow_provider_dockerhub.client.registry.images")
 
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .reference import Scope
+from ..core.reference import Scope
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # noqa: S105 - the RFC 9110 "token" grammar
 _TOKEN_RE = re.compile(_TOKEN)

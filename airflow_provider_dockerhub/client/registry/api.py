@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from .errors import DigestMismatchError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
-from .flow import Flow
-from .pagination import next_link
-from .reference import (
+from ..core.errors import DigestMismatchError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
+from ..core.flow import Flow
+from ..core.pagination import next_link
+from ..core.reference import (
     ImageReference,
     Scope,
     is_digest,
@@ -33,10 +33,10 @@ from .reference import (
     validate_repository_name,
     validate_tag_or_digest,
 )
-from .session import SessionState
+from ..state import SessionState
 
 if TYPE_CHECKING:
-    from .image_copy import CopyResult
+    from .copy import CopyResult
     from .upload import BlobPusher, PushResult
 
 T = TypeVar("T")
@@ -538,7 +538,7 @@ class RegistryClient:
     ) -> CopyResult:
         """Copy/promote an image (whole index) to ``dst_repository`` under ``tags``; mounts blobs when the
         registry allows, else streams them through a temporary file. ``destination``: another registry."""
-        from .image_copy import ImageCopier
+        from .copy import ImageCopier
 
         copier = ImageCopier(self, destination or self, **options)
         return copier.copy(src_repository, src_reference, dst_repository, tags)

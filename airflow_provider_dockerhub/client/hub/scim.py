@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .errors import ConfigurationError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
-from .flow import Flow
-from .hub import json_body
+from ..core.errors import ConfigurationError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
+from ..core.flow import Flow
+from ..core.pagination import Params, iterate_pages, next_by_start_index
+from ..core.reference import path_segment
+from ..state import SessionState
+from .api import json_body
 from .models import ScimUser
-from .pagination import Params, iterate_pages, next_by_start_index
-from .reference import path_segment
-from .session import SessionState
 
 T = TypeVar("T")
 SCIM_PREFIX = "/v2/scim/2.0"

@@ -11,15 +11,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInputError
+from ..core.errors import InvalidInputError
+from ..core.reference import validate_digest, validate_tag
 from .images import INDEX_TYPES, DownloadedBlob, _media_type, blob_descriptors, child_descriptors
-from .reference import validate_digest, validate_tag
 from .upload import BlobCounts
 
 if TYPE_CHECKING:
-    from .registry import Manifest, RegistryClient
+    from .api import Manifest, RegistryClient
 
-log = logging.getLogger("airflow_provider_dockerhub.client.image_copy")
+log = logging.getLogger("airflow_provider_dockerhub.client.registry.copy")
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .policy import ImageEvidence, Package, Vulnerability, purl_type, severity_of
-from .scout import ScoutImage
+from ..scout.api import ScoutImage
+from .engine import ImageEvidence, Package, Vulnerability, purl_type, severity_of
 
 
 def _published(text: Any) -> datetime | None:

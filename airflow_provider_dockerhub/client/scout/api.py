@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .errors import DockerHubError, ProtocolError, raise_for_response, redacted_path
-from .flow import Flow
-from .hub import json_body
-from .reference import is_docker_hub_registry, validate_digest
-from .session import SessionState
+from ..core.errors import DockerHubError, ProtocolError, raise_for_response, redacted_path
+from ..core.flow import Flow
+from ..core.reference import is_docker_hub_registry, validate_digest
+from ..hub.api import json_body
+from ..state import SessionState
 
 T = TypeVar("T")
 GRAPHQL_PATH = "/v1/graphql"

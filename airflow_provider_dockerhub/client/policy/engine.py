@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from .errors import InvalidInputError
+from ..core.errors import InvalidInputError
 
 Status = Literal["compliant", "non_compliant", "unknown"]
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNSPECIFIED")

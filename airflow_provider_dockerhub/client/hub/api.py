@@ -15,8 +15,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from .errors import AuthenticationError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
-from .flow import Acquire, Flow
+from ..core.errors import AuthenticationError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
+from ..core.flow import Acquire, Flow
+from ..core.pagination import Params, iterate_pages, next_by_link, next_by_short_page
+from ..core.reference import path_segment
+from ..state import SessionState
 from .models import (
     AccessToken,
     AuditLog,
@@ -30,9 +33,6 @@ from .models import (
     RepositoryGroup,
     Tag,
 )
-from .pagination import Params, iterate_pages, next_by_link, next_by_short_page
-from .reference import path_segment
-from .session import SessionState
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -159,7 +159,7 @@ class HubOperations:
 
     def authenticate(self) -> Flow[None]:
         """Mint (or reuse) the Hub JWT: proves the credentials with one call and no side effect."""
-        from .auth import HubTokenSource
+        from ..auth.hub import HubTokenSource
 
         yield Acquire(self.state.hub_tokens, HubTokenSource.KEY)
 
@@ -261,7 +261,7 @@ class HubClient:
         is_private: bool = False,
         registry: str | None = None,
     ) -> Repository:
-        from .reference import validate_repository_name
+        from ..core.reference import validate_repository_name
 
         if "/" in name:
             raise InvalidInputError(f"repository name {name!r} must be one segment (the namespace is separate)")
