@@ -70,12 +70,7 @@ class DockerHubPollingTrigger(BaseTrigger):  # type: ignore[misc]
         raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_dockerhub.client.core.errors import (
-            DockerHubError,
-            RateLimitedError,
-            ServerError,
-            TransportError,
-        )
+        from airflow_provider_dockerhub.client.core.errors import DockerHubError, is_transient
 
         try:
             session = await acquire_session(self.dockerhub_conn_id)
@@ -86,11 +81,11 @@ class DockerHubPollingTrigger(BaseTrigger):  # type: ignore[misc]
             while True:
                 try:
                     done, payload = await self.check(session)
-                except (TransportError, ServerError, RateLimitedError) as exc:
-                    log.warning("%s: poll failed, will poll again: %s", type(self).__name__, exc)
                 except DockerHubError as exc:
-                    yield TriggerEvent(error_event(exc))
-                    return
+                    if not is_transient(exc):
+                        yield TriggerEvent(error_event(exc))
+                        return
+                    log.warning("%s: poll failed, will poll again: %s", type(self).__name__, exc)
                 else:
                     if done:
                         yield TriggerEvent({"status": "success", **payload})

@@ -15,7 +15,7 @@ import httpx
 
 from ..core.config import ClientConfig
 from ..core.errors import AuthenticationError, ProtocolError, UntrustedRealmError, error_from_response, redacted_path
-from ..core.flow import Acquire, Flow, LockTable, now
+from ..core.flow import Acquire, CloseBody, Flow, LockTable, now
 from ..core.reference import Scope, merge_scopes
 from ..core.transport import RateLimitTelemetry, RetryPolicy, RetryStats, send_flow
 from .challenge import Challenge, parse_www_authenticate, pick_challenge
@@ -211,7 +211,7 @@ class RegistryAuth:
         if not replayable or (fresh.scheme == "basic" and (self._config.anonymous or challenge is not None)):
             return response
         if stream:
-            response.close()
+            yield CloseBody(response)
         # insufficient_scope names what the server wants; ask for ours and its together in one token.
         wanted = merge_scopes(scopes, fresh.scopes) if fresh.scheme == "bearer" else scopes
         log.debug("registry challenge for %s: %s %s", redacted_path(request.url), fresh.scheme, fresh.error or "")

@@ -215,6 +215,32 @@ def error_from_response(response: httpx.Response, *, retry_after: float | None =
     )
 
 
+# The answers after which the same request may succeed later: rate limited, or the server (or a proxy) failing.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_transient(error: BaseException | httpx.Response) -> bool:
+    """Whether trying again later may succeed: the one answer to that question in the provider.
+
+    Network failures (ours or httpx's), HTTP 429 and the 5xx statuses above are transient; everything else
+    (4xx, bad input, refused credentials, protocol violations, digest mismatches) is permanent.
+    """
+    if isinstance(error, httpx.Response):
+        return error.status_code in TRANSIENT_STATUSES
+    if isinstance(error, TransportError | httpx.TransportError | RateLimitedError):
+        return True
+    return isinstance(error, ApiError) and error.status in TRANSIENT_STATUSES
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON; a typed ``ProtocolError`` (not a bare ``ValueError``) when it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        request = response.request
+        raise ProtocolError(request.method, redacted_path(request.url), "answer is not valid JSON") from exc
+
+
 def raise_for_response(response: httpx.Response, expected: Container[int] = range(200, 300)) -> None:
     """Raise the typed error for ``response`` unless its status is one the caller expects."""
     if response.status_code not in expected:

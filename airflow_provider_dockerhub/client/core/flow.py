@@ -2,10 +2,12 @@
 
 Every operation of the client core (auth, retry, pagination, registry calls) is a generator that *yields effects*
 and receives their results: ``Send`` a request and get the response (or the transport exception thrown in),
-``Sleep``, or ``Acquire`` a token from a cache. ``SyncDriver`` and ``AsyncDriver`` perform the effects with
-``httpx.Client``/``time.sleep``/``threading.Lock`` or ``httpx.AsyncClient``/``asyncio.sleep``/``asyncio.Lock``.
-So retry, auth and paging logic is written once and cannot drift between the worker and the triggerer (the
-http provider's sync and async hooks did drift: style-examples.md §3.6).
+``ReadBody``/``StreamBody``/``CloseBody`` on a streamed response, ``Sleep``, or ``Acquire`` a token from a cache.
+``SyncDriver`` and ``AsyncDriver`` perform the effects with ``httpx.Client``/``time.sleep``/``threading.Lock`` or
+``httpx.AsyncClient``/``asyncio.sleep``/``asyncio.Lock``. A flow never touches a response body itself (a sync
+``read()`` on an async stream raises), so every flow runs under both drivers, and retry, auth and paging logic is
+written once and cannot drift between the worker and the triggerer. (The http provider's sync and async hooks
+did drift: their retry and error handling are two copies, apache/airflow#69903.)
 """
 
 from __future__ import annotations
@@ -38,6 +40,30 @@ class Sleep:
     seconds: float
 
 
+@dataclass(frozen=True)
+class ReadBody:
+    """Read the rest of a streamed response's body; the flow receives the bytes (``response.content`` works after)."""
+
+    response: httpx.Response
+
+
+@dataclass(frozen=True)
+class StreamBody:
+    """Feed a streamed response's body to ``sink`` in pieces of ``piece_size`` as they arrive, then close it; the
+    flow receives the number of bytes. ``sink`` is plain CPU work (hash, write to a buffer or file)."""
+
+    response: httpx.Response
+    sink: Callable[[bytes], object]
+    piece_size: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CloseBody:
+    """Release a streamed response without reading the rest of it."""
+
+    response: httpx.Response
+
+
 class TokenSource(Protocol):
     """A token cache whose misses are filled by a mint flow, at most one mint per key at a time."""
 
@@ -56,7 +82,7 @@ class Acquire:
     key: Hashable
 
 
-Effect = Send | Sleep | Acquire
+Effect = Send | Sleep | Acquire | ReadBody | StreamBody | CloseBody
 Flow = Generator[Effect, Any, T]
 
 
@@ -114,6 +140,20 @@ class SyncDriver:
             if effect.seconds > 0:
                 self._sleep(effect.seconds)
             return None
+        if isinstance(effect, ReadBody):
+            return effect.response.read()
+        if isinstance(effect, StreamBody):
+            size = 0
+            try:
+                for piece in effect.response.iter_raw(effect.piece_size):
+                    effect.sink(piece)
+                    size += len(piece)
+            finally:
+                effect.response.close()
+            return size
+        if isinstance(effect, CloseBody):
+            effect.response.close()
+            return None
         source, key = effect.source, effect.key
         token = source.cached(key)
         if token is None:
@@ -168,6 +208,20 @@ class AsyncDriver:
         if isinstance(effect, Sleep):
             if effect.seconds > 0:
                 await asyncio.sleep(effect.seconds)
+            return None
+        if isinstance(effect, ReadBody):
+            return await effect.response.aread()
+        if isinstance(effect, StreamBody):
+            size = 0
+            try:
+                async for piece in effect.response.aiter_raw(effect.piece_size):
+                    effect.sink(piece)
+                    size += len(piece)
+            finally:
+                await effect.response.aclose()
+            return size
+        if isinstance(effect, CloseBody):
+            await effect.response.aclose()
             return None
         source, key = effect.source, effect.key
         token = source.cached(key)

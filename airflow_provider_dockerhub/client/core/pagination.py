@@ -1,15 +1,17 @@
-"""Pagination helpers shared by every paging style (pure).
-
-Each style reduces to "what is the next request, if any"; iteration over pages is written once per driver.
+"""Pagination, in one place: every paging style reduces to "the next page's parameters, if any" (pure), and the
+page loop is written here once per way of running it (sync iterator, async iterator, inside a flow).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
+
+from .errors import ProtocolError, redacted_path
 
 if TYPE_CHECKING:
     from .flow import Flow
@@ -32,6 +34,19 @@ def parse_link_header(value: str | None) -> dict[str, str]:
     return links
 
 
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """RFC 6454 origins (scheme, host, port, default ports filled in) are equal: the one rule for where a
+    ``Link`` next page or an upload ``Location`` may point, since our credentials follow those URLs."""
+    return (a.scheme, a.host.lower(), a.port or _DEFAULT_PORTS.get(a.scheme)) == (
+        b.scheme,
+        b.host.lower(),
+        b.port or _DEFAULT_PORTS.get(b.scheme),
+    )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def next_link(response: httpx.Response) -> httpx.URL | None:
     """The absolute URL of ``rel="next"``, resolved against the request, or ``None`` on the last page."""
     target = parse_link_header(response.headers.get("Link")).get("next")
@@ -40,9 +55,17 @@ def next_link(response: httpx.Response) -> httpx.URL | None:
     try:
         return response.request.url.join(target)
     except httpx.InvalidURL as exc:
-        from .errors import ProtocolError, redacted_path
-
         raise ProtocolError("GET", redacted_path(response.request.url), f"unparsable Link target {target!r}") from exc
+
+
+def next_link_same_origin(response: httpx.Response) -> httpx.URL | None:
+    """:func:`next_link`, refusing a next page on another origin (another host or port, or ``http`` where we
+    asked over ``https``): our token would follow it. Raised rather than followed or silently dropped, so a
+    listing never ends early without anyone knowing."""
+    following = next_link(response)
+    if following is not None and not same_origin(following, response.request.url):
+        raise ProtocolError("GET", redacted_path(response.request.url), "Link rel=next points to another host")
+    return following
 
 
 # -- Hub API paging styles: each is "the parameters of the next page, or None" -----------------------------
@@ -81,13 +104,43 @@ def next_by_start_index(body: Any, items: list[Any], params: Params) -> Params |
     return {**params, "startIndex": following}
 
 
-def iterate_pages(
-    run: Callable[[Flow[tuple[list[T], Params | None]]], tuple[list[T], Params | None]],
-    page: Callable[[Params], Flow[tuple[list[T], Params | None]]],
-    first: Params,
-) -> Iterator[T]:
-    """Every item of every page; the one paging loop of the client (callers never write one)."""
-    params: Params | None = first
+def _identity(item: Any) -> Any:
+    return item
+
+
+@dataclass(frozen=True)
+class Pages(Generic[T]):
+    """A listing, not yet run: the first page's parameters, the flow that fetches one page (its items and the
+    next page's parameters, ``None`` on the last), and what each raw item becomes (a model, say)."""
+
+    first: Params
+    fetch: Callable[[Params], Flow[tuple[list[Any], Params | None]]]
+    item: Callable[[Any], T] = _identity
+
+
+def iterate_pages(run: Callable[[Flow[Any]], Any], pages: Pages[T]) -> Iterator[T]:
+    """Every item of every page, one page in memory at a time: the paging loop of the sync fronts."""
+    params: Params | None = pages.first
     while params is not None:
-        items, params = run(page(params))
-        yield from items
+        items, params = run(pages.fetch(params))
+        for item in items:
+            yield pages.item(item)
+
+
+async def aiterate_pages(run: Callable[[Flow[Any]], Awaitable[Any]], pages: Pages[T]) -> AsyncIterator[T]:
+    """The same loop for the async fronts (the only difference is ``await``)."""
+    params: Params | None = pages.first
+    while params is not None:
+        items, params = await run(pages.fetch(params))
+        for item in items:
+            yield pages.item(item)
+
+
+def collect_pages(pages: Pages[T]) -> Flow[list[T]]:
+    """Every item as one list, inside a flow (for operations that need the whole listing to decide)."""
+    collected: list[T] = []
+    params: Params | None = pages.first
+    while params is not None:
+        items, params = yield from pages.fetch(params)
+        collected.extend(pages.item(item) for item in items)
+    return collected

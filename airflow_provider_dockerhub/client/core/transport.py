@@ -16,13 +16,12 @@ from typing import Any
 
 import httpx
 
-from .errors import RateLimitedError, TransportError, error_from_response, redacted_path
-from .flow import Flow, Send, Sleep, now
+from .errors import RateLimitedError, TransportError, error_from_response, is_transient, redacted_path
+from .flow import CloseBody, Flow, ReadBody, Send, Sleep, now
 
 log = logging.getLogger("airflow_provider_dockerhub.client")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # The request never left (or was refused before any byte was processed): safe to resend whatever the method.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -191,11 +190,11 @@ def send_flow(
             if telemetry is not None:
                 telemetry.observe(response)
             status = response.status_code
-            retryable = status in RETRYABLE_STATUSES and replayable and (status == 429 or idempotent)
+            retryable = is_transient(response) and replayable and (status == 429 or idempotent)
             if not retryable or retries >= policy.max_retries:
                 if status == 429:
                     if stream:
-                        response.read()
+                        yield ReadBody(response)
                     raise error_from_response(response, retry_after=rate_limit_delay(response))
                 return response
             asked = (
@@ -205,13 +204,13 @@ def send_flow(
             if waited + delay > policy.max_total_wait:
                 if status == 429:
                     if stream:
-                        response.read()
+                        yield ReadBody(response)
                     exc429 = error_from_response(response, retry_after=delay)
                     assert isinstance(exc429, RateLimitedError)
                     raise exc429
                 return response
             if stream:
-                response.close()
+                yield CloseBody(response)
             log.info(
                 "%s %s answered %d; retry %d in %.1fs", method, redacted_path(request.url), status, retries + 1, delay
             )

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from ..core.errors import AuthenticationError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
 from ..core.flow import Acquire, Flow
-from ..core.pagination import Params, iterate_pages, next_by_link, next_by_short_page
+from ..core.pagination import Pages, Params, iterate_pages, next_by_link, next_by_short_page
 from ..core.reference import path_segment
 from ..state import SessionState
 from .models import (
@@ -185,8 +185,9 @@ class HubClient:
         first = _without_none(params)
         if type(first.get("page_size")) is not int or first["page_size"] < 1:  # refused before any request
             raise InvalidInputError(f"page_size must be a positive integer, got {first.get('page_size')!r}")
-        for item in iterate_pages(self.run, lambda p: self.ops.page(url, key, p, style), first):
-            yield model.model_validate(item)
+        yield from iterate_pages(
+            self.run, Pages(first, lambda p: self.ops.page(url, key, p, style), model.model_validate)
+        )
 
     def _secret(self, model: M) -> M:
         """A token value the API returns once (PAT/OAT creation) is masked like every derived secret."""

@@ -15,7 +15,7 @@ import httpx
 
 from ..core.errors import ConfigurationError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
 from ..core.flow import Flow
-from ..core.pagination import Params, iterate_pages, next_by_start_index
+from ..core.pagination import Pages, Params, iterate_pages, next_by_start_index
 from ..core.reference import path_segment
 from ..state import SessionState
 from .api import json_body
@@ -134,8 +134,8 @@ class ScimClient:
             "sortOrder": sort_order,
             "attributes": attributes,
         }
-        for item in iterate_pages(self.run, self.ops.users_page, {k: v for k, v in first.items() if v is not None}):
-            yield ScimUser.model_validate(item)
+        params = {k: v for k, v in first.items() if v is not None}
+        yield from iterate_pages(self.run, Pages(params, self.ops.users_page, ScimUser.model_validate))
 
     def get_user(self, user_id: str) -> ScimUser:
         return ScimUser.model_validate(self._object("Users", user_id))

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from ..core.errors import DigestMismatchError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
-from ..core.flow import Flow
-from ..core.pagination import next_link
+from ..core.flow import Flow, ReadBody, StreamBody
+from ..core.pagination import next_link_same_origin, same_origin
 from ..core.reference import (
     ImageReference,
     Scope,
@@ -268,9 +268,7 @@ class RegistryOperations:
             tags = response.json().get("tags") or []
         except (ValueError, AttributeError) as exc:
             raise ProtocolError("GET", redacted_path(url), "tag list is not a JSON object") from exc
-        following = next_link(response)
-        if following is not None and (following.host, following.port) != (url.host, url.port):
-            raise ProtocolError("GET", redacted_path(url), "Link rel=next points to another host")
+        following = next_link_same_origin(response)
         return [str(t) for t in tags], following
 
     # -- blobs ----------------------------------------------------------------------------------------------
@@ -357,18 +355,16 @@ class RegistryOperations:
             stream=True,
             follow_redirects=True,
         )
-        try:
-            if response.status_code != 200:
-                response.read()
-                raise_for_response(response, {200})
-            hasher = hashlib.new(digest.split(":", 1)[0])
-            size = 0
-            for piece in response.iter_raw(BLOB_READ_PIECE):
-                hasher.update(piece)
-                sink(piece)
-                size += len(piece)
-        finally:
-            response.close()
+        if response.status_code != 200:
+            yield ReadBody(response)
+            raise_for_response(response, {200})
+        hasher = hashlib.new(digest.split(":", 1)[0])
+
+        def take(piece: bytes) -> None:
+            hasher.update(piece)
+            sink(piece)
+
+        size: int = yield StreamBody(response, take, BLOB_READ_PIECE)
         actual = f"{digest.split(':', 1)[0]}:{hasher.hexdigest()}"
         if actual != digest:
             raise DigestMismatchError(f"blob {repository}@{digest}", digest, actual)
@@ -415,8 +411,7 @@ class RegistryOperations:
             index = _json_object(response, "referrers index")
             descriptors.extend(d for d in index.get("manifests") or [] if isinstance(d, dict))
             filtered = "artifacttype" in response.headers.get("OCI-Filters-Applied", "").lower()
-            following = next_link(response)
-            url = following if following is not None and following.host == url.host else None
+            url = next_link_same_origin(response)
         if artifact_type and not filtered:
             descriptors = [d for d in descriptors if d.get("artifactType") == artifact_type]
         return descriptors
@@ -436,7 +431,7 @@ class RegistryOperations:
         if not location:
             raise ProtocolError(response.request.method, redacted_path(response.request.url), "no upload Location")
         url = response.request.url.join(location)
-        if (url.scheme, url.host, url.port) != (self.base.scheme, self.base.host, self.base.port):
+        if not same_origin(url, self.base):
             # Our registry credentials would follow the URL; only the registry itself may receive them.
             raise ProtocolError(
                 response.request.method, redacted_path(response.request.url), "upload Location on another host"
