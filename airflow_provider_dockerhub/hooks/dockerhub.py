@@ -117,7 +117,7 @@ class DockerHubHook(BaseHook):  # type: ignore[misc]  # BaseHook is Any to mypy 
         try:
             config = self.get_config()
             session = self.get_conn()
-            if not config.anonymous and session.state.hub_tokens is not None and _targets_hub(config):
+            if not config.anonymous and _targets_hub(config):
                 session.hub.authenticate()
                 return True, f"Authenticated to {config.hub_url} as {config.login}"
             authenticated = session.registry.ping()

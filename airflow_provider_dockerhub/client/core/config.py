@@ -75,7 +75,8 @@ def _as_url(name: str, value: Any) -> str:
 
 
 def _as_verify(value: Any) -> bool | str:
-    """``true``/``false`` or a CA bundle path. A path never degrades to "no verification" (W18)."""
+    """``true``/``false`` or a CA bundle path. A path never degrades to "no verification": the package this
+    provider replaces (dockerhub-api 0.2.0) read any non-"true" string, CA paths included, as verify=False."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -95,7 +96,8 @@ def _as_verify(value: Any) -> bool | str:
 @functools.lru_cache(maxsize=8)
 def _ssl_context(cafile: str | None) -> ssl.SSLContext:
     """One SSL context per CA bundle per process: building one loads the CA store (~16 ms and ~1 MB), too
-    costly per client when a triggerer runs a thousand sensors (registry-baseline.md §4)."""
+    costly per client when a triggerer runs a thousand sensors (measured: a fresh httpx client with the default
+    trust store took ~16 ms to build, a reused one nothing)."""
     if cafile is None:
         import certifi  # httpx's own default trust store
 
