@@ -66,7 +66,7 @@ def status_kib(field: str) -> int:
 
 
 def scim_sync(users: int, creates: int, renames: int, deactivations: int, workdir: Path) -> dict[str, Any]:
-    from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator
+    from airflow_provider_dockerhub.testing.hub import HubEmulator
 
     with HubEmulator(users={"alice": "alice-pat"}, orgs=("acme",), scim_token="scim-token") as emu:
         os.environ.update(airflow_env(emu.url))
@@ -173,7 +173,7 @@ def export_child(events: int, out_dir: Path) -> dict[str, Any]:
 
 
 def audit_export(sizes: list[int], workdir: Path) -> dict[str, Any]:
-    from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator
+    from airflow_provider_dockerhub.testing.hub import HubEmulator
 
     runs = []
     for events in sizes:

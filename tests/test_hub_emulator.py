@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_dockerhub.testing.hub_emulator import (
+from airflow_provider_dockerhub.testing.hub import (
     SPEC_WORKAROUNDS,
     HubEmulator,
     find_hub_spec,

@@ -33,7 +33,7 @@ from airflow_provider_dockerhub.operators.hub import (
     DockerHubEnsureTeamMembersOperator,
 )
 from airflow_provider_dockerhub.operators.scim import DockerHubScimSyncOperator
-from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator
+from airflow_provider_dockerhub.testing.hub import HubEmulator
 from tests.specs import spec_path
 
 SCIM_USERS = "/v2/scim/2.0/Users"

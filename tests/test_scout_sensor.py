@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 
 from airflow_provider_dockerhub.client.scout.api import ScoutIndexingFailed
 from airflow_provider_dockerhub.sensors.scout import DockerHubScoutIndexedSensor
-from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator
+from airflow_provider_dockerhub.testing.hub import HubEmulator
 from airflow_provider_dockerhub.testing.scout_emulator import EmulatedImage
 from airflow_provider_dockerhub.triggers.scout import DockerHubScoutIndexedTrigger
 from tests.specs import spec_path

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator, find_hub_spec
+from airflow_provider_dockerhub.testing.hub import HubEmulator, find_hub_spec
 from airflow_provider_dockerhub.testing.registry import LocalRegistry, TokenAuth
 from airflow_provider_dockerhub.testing.scout_emulator import EmulatedImage, package, vulnerability
 from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer

@@ -29,7 +29,7 @@ from airflow_provider_dockerhub.client import (
 )
 from airflow_provider_dockerhub.client.hub.api import TwoFactorRequired
 from airflow_provider_dockerhub.client.hub.models import ImmutableTagsSettings, RestrictedImages
-from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator, HubRequest, load_hub_spec
+from airflow_provider_dockerhub.testing.hub import HubEmulator, HubRequest, load_hub_spec
 from tests.specs import spec_path
 
 SPEC = spec_path("docker-hub-api.yaml")

@@ -29,7 +29,7 @@ from airflow_provider_dockerhub.client import (
     DockerHubSession,
     UntrustedRealmError,
 )
-from airflow_provider_dockerhub.testing.hub_emulator import HubEmulator
+from airflow_provider_dockerhub.testing.hub import HubEmulator
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
 from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 

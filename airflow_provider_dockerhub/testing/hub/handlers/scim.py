@@ -1,0 +1,77 @@
+"""SCIM 2.0: discovery documents and users. Not for production."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from ..http import JSON, Call, int_query, scim_response
+from ..state import SCIM_LIST_SCHEMA, SCIM_RESOURCE_TYPES, SCIM_SCHEMAS, SCIM_SERVICE_PROVIDER_CONFIG, HubError
+from .base import HandlerBase
+
+
+class ScimHandlers(HandlerBase):
+    """``/v2/scim/2.0``, authorized by the SCIM token alone."""
+
+    def _scim_config(self, call: Call) -> Response:
+        return scim_response(SCIM_SERVICE_PROVIDER_CONFIG)
+
+    def _scim_resource_types(self, call: Call) -> Response:
+        return scim_response({"schemas": [SCIM_LIST_SCHEMA], "totalResults": 1, "resources": SCIM_RESOURCE_TYPES})
+
+    def _scim_resource_type(self, call: Call) -> Response:
+        for resource in SCIM_RESOURCE_TYPES:
+            if call.params["name"] in (resource["id"], resource["name"]):
+                return scim_response(resource)
+        raise HubError(404, f"Resource type {call.params['name']} not found")
+
+    def _scim_schemas(self, call: Call) -> Response:
+        return scim_response(
+            {"schemas": [SCIM_LIST_SCHEMA], "totalResults": len(SCIM_SCHEMAS), "resources": SCIM_SCHEMAS}
+        )
+
+    def _scim_schema(self, call: Call) -> Response:
+        for schema in SCIM_SCHEMAS:
+            if schema["id"] == call.params["id"]:
+                return scim_response(schema)
+        raise HubError(404, f"Schema {call.params['id']} not found")
+
+    def _scim_users(self, call: Call) -> Response:
+        try:
+            start = int_query(call, "startIndex", 1)
+            count = int_query(call, "count", 10, high=200, clamp=True)
+        except HubError as err:
+            raise HubError(400, err.detail, scim_type="invalidValue") from None
+        users = self.scim.list(call.query.get("filter"), call.query.get("sortBy"), call.query.get("sortOrder"))
+        attributes = [a.strip() for a in (call.query.get("attributes") or "").split(",") if a.strip()]
+        chunk = users[start - 1 : start - 1 + count]
+        return scim_response(
+            {
+                "schemas": [SCIM_LIST_SCHEMA],
+                "totalResults": len(users),
+                "startIndex": start,
+                "itemsPerPage": len(chunk),
+                "resources": [self.scim.user_json(u, call.base_url, attributes) for u in chunk],
+            }
+        )
+
+    @staticmethod
+    def _scim_body(call: Call) -> JSON:
+        body = call.body
+        if not isinstance(body, dict) or not isinstance(body.get("schemas"), list) or not body["schemas"]:
+            raise HubError(400, "schemas is required", scim_type="invalidSyntax")
+        return body
+
+    def _scim_user_create(self, call: Call) -> Response:
+        body = self._scim_body(call)
+        user = self.scim.create(body.get("userName"), body.get("name"))
+        response = scim_response(self.scim.user_json(user, call.base_url), 201)
+        response.headers["Location"] = f"{call.base_url}/v2/scim/2.0/Users/{user.id}"
+        return response
+
+    def _scim_user_get(self, call: Call) -> Response:
+        return scim_response(self.scim.user_json(self.scim.get(call.params["id"]), call.base_url))
+
+    def _scim_user_put(self, call: Call) -> Response:
+        body = self._scim_body(call)
+        user = self.scim.replace(call.params["id"], body.get("name"), body.get("enabled", False))
+        return scim_response(self.scim.user_json(user, call.base_url))

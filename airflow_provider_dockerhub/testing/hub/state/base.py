@@ -1,0 +1,30 @@
+"""The collections every part of :class:`~.HubState` reads and writes. Not for production."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Literal
+
+from .records import Clock, Invite, Org, Pat, Repo, User
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
+
+
+class StateBase:
+    """Users, organizations, repositories, tokens and audit logs of one emulated Hub (the parts add the rules)."""
+
+    def __init__(self, clock: Clock, tag_images: Literal["list", "object"] = "list") -> None:
+        self.clock = clock
+        self.tag_images = tag_images
+        self.users: dict[str, User] = {}
+        self.orgs: dict[str, Org] = {}
+        self.repos: dict[tuple[str, str], Repo] = {}
+        self.pats: dict[str, Pat] = {}
+        self.invites: dict[str, Invite] = {}
+        self.audit: dict[str, AuditLog] = {}
+        self._ids = itertools.count(1001)
+        self._seq = itertools.count(1)
+
+    def next_id(self) -> int:
+        return next(self._ids)
