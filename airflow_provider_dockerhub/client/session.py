@@ -21,8 +21,8 @@ from .core.transport import RetryPolicy
 from .state import SessionState
 
 if TYPE_CHECKING:
-    from .hub.api import AsyncHubClient, HubClient
-    from .hub.scim import ScimClient
+    from .hub.client import AsyncHubClient, HubClient
+    from .hub.scim import AsyncScimClient, ScimClient
     from .registry.api import AsyncRegistryClient, RegistryClient
     from .scout.api import AsyncScoutClient, ScoutClient
 
@@ -85,9 +85,9 @@ class DockerHubSession:
 
     @cached_property
     def hub(self) -> HubClient:
-        from .hub.api import HubClient
+        from .hub.client import HubClient, HubOperations
 
-        return HubClient(self.state, self.driver.run)
+        return HubClient(HubOperations(self.state), self.driver.run)
 
     @cached_property
     def registry(self) -> RegistryClient:
@@ -97,15 +97,15 @@ class DockerHubSession:
 
     @cached_property
     def scout(self) -> ScoutClient:
-        from .scout.api import ScoutClient
+        from .scout.api import ScoutClient, ScoutOperations
 
-        return ScoutClient(self.state, self.driver.run)
+        return ScoutClient(ScoutOperations(self.state), self.driver.run)
 
     @cached_property
     def scim(self) -> ScimClient:
-        from .hub.scim import ScimClient
+        from .hub.scim import ScimClient, ScimOperations
 
-        return ScimClient(self.state, self.driver.run)
+        return ScimClient(ScimOperations(self.state), self.driver.run)
 
     def close(self) -> None:
         for client in self._pool.take_all():
@@ -134,9 +134,9 @@ class AsyncDockerHubSession:
 
     @cached_property
     def hub(self) -> AsyncHubClient:
-        from .hub.api import AsyncHubClient
+        from .hub.client import AsyncHubClient, HubOperations
 
-        return AsyncHubClient(self.state, self.driver.run)
+        return AsyncHubClient(HubOperations(self.state), self.driver.run)
 
     @cached_property
     def registry(self) -> AsyncRegistryClient:
@@ -146,9 +146,15 @@ class AsyncDockerHubSession:
 
     @cached_property
     def scout(self) -> AsyncScoutClient:
-        from .scout.api import AsyncScoutClient
+        from .scout.api import AsyncScoutClient, ScoutOperations
 
-        return AsyncScoutClient(self.state, self.driver.run)
+        return AsyncScoutClient(ScoutOperations(self.state), self.driver.run)
+
+    @cached_property
+    def scim(self) -> AsyncScimClient:
+        from .hub.scim import AsyncScimClient, ScimOperations
+
+        return AsyncScimClient(ScimOperations(self.state), self.driver.run)
 
     async def aclose(self) -> None:
         for client in self._pool.take_all():

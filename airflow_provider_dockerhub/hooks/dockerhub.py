@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 if TYPE_CHECKING:
     from airflow_provider_dockerhub.client.core.config import ClientConfig
-    from airflow_provider_dockerhub.client.hub.api import HubClient
+    from airflow_provider_dockerhub.client.hub.client import HubClient
     from airflow_provider_dockerhub.client.hub.scim import ScimClient
     from airflow_provider_dockerhub.client.registry.api import RegistryClient
     from airflow_provider_dockerhub.client.scout.api import ScoutClient

@@ -75,7 +75,7 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         return parse_users_text(text, (self.source_format or suffix or "csv").lower())
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_dockerhub.client.hub.scim_sync import apply_plan, deactivation_limit, plan_sync
+        from airflow_provider_dockerhub.client.hub.scim_sync import deactivation_limit, plan_sync
 
         deactivation_limit(self.max_deactivations, 0)  # like the users, validated before any request
         desired = self.desired()
@@ -98,10 +98,8 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
                     f"the plan deactivates {deactivations} users: pass allow_deactivation=True to allow it "
                     "(dry_run=True to review); nothing was changed"
                 )
-            if plan.changes:
-                # Checked up front so that a refused sync changes nothing rather than stopping half-way.
-                scim.ops.state.require_destructive("SCIM sync")
-            apply_plan(scim, plan)
+            # A plan with changes needs allow_destructive, checked before its first request.
+            scim.apply_plan(plan)
         finally:
             self.hook.close()
         return {**counts, "dry_run": False, "applied": True}

@@ -34,15 +34,12 @@ class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
         return f"Scout to index {self.repository}@{self.digest}"
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_dockerhub.client.scout.api import ImageCoordinates, index_state_flow
+        from airflow_provider_dockerhub.client.scout.api import ImageCoordinates
 
         with DockerHubHook(dockerhub_conn_id=self.dockerhub_conn_id) as hook:
             config = hook.get_config()
-            coords = ImageCoordinates.for_registry(
-                config.registry_host, hook.registry.ops.repository(self.repository), self.digest
-            )
-            scout = hook.scout
-            done, state = scout.run(index_state_flow(scout.ops, self.organization or config.namespace, coords))
+            coords = ImageCoordinates.for_connection(config, self.repository, self.digest)
+            done, state = hook.scout.index_state_done(self.organization or config.namespace, coords)
         self.log.info("Scout state of %s@%s: %s", self.repository, self.digest, state)
         return PokeReturnValue(is_done=done, xcom_value=self.digest if done else None)
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 class DockerHubScoutIndexedTrigger(DockerHubPollingTrigger):
     """Fires once Scout's ``sbomState`` for the digest is ``INDEXED``; an indexing failure ends the wait with an
-    error event (:func:`index_state_flow`, shared with the sensor's ``poke()``)."""
+    error event (``index_state_done``, shared with the sensor's ``poke()``)."""
 
     def __init__(
         self,
@@ -41,12 +41,9 @@ class DockerHubScoutIndexedTrigger(DockerHubPollingTrigger):
         )
 
     async def check(self, session: AsyncDockerHubSession) -> tuple[bool, dict[str, Any]]:
-        from airflow_provider_dockerhub.client.scout.api import ImageCoordinates, index_state_flow
+        from airflow_provider_dockerhub.client.scout.api import ImageCoordinates
 
-        config = session.state.config
-        coords = ImageCoordinates.for_registry(
-            config.registry_host, session.registry.ops.repository(self.repository), self.digest
-        )
-        scout = session.scout
-        done, state = await scout.run(index_state_flow(scout.ops, self.organization or config.namespace, coords))
+        config = session.config
+        coords = ImageCoordinates.for_connection(config, self.repository, self.digest)
+        done, state = await session.scout.index_state_done(self.organization or config.namespace, coords)
         return done, {"digest": self.digest, "state": state}

@@ -27,8 +27,8 @@ from airflow_provider_dockerhub.client import (
     NotFoundError,
     RateLimitedError,
 )
-from airflow_provider_dockerhub.client.hub.api import TwoFactorRequired
 from airflow_provider_dockerhub.client.hub.models import ImmutableTagsSettings, RestrictedImages
+from airflow_provider_dockerhub.client.hub.requests import TwoFactorRequired
 from airflow_provider_dockerhub.testing.hub import HubEmulator, HubRequest, load_hub_spec
 from tests.specs import spec_path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphql import build_schema, parse, validate
 
-from airflow_provider_dockerhub.client.scout.api import DOCUMENTS
+from airflow_provider_dockerhub.client.scout.documents import DOCUMENTS
 from tests.specs import spec_path
 
 

@@ -10,7 +10,8 @@ import pytest
 import respx
 
 from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
-from airflow_provider_dockerhub.client.scout.api import DOCUMENTS, ImageCoordinates, ScoutGraphQLError
+from airflow_provider_dockerhub.client.scout.api import ImageCoordinates, ScoutGraphQLError
+from airflow_provider_dockerhub.client.scout.documents import DOCUMENTS
 from airflow_provider_dockerhub.testing.scout_emulator import EmulatedImage, ScoutEmulator, package, vulnerability
 from airflow_provider_dockerhub.testing.scout_schema import SCOUT_SDL_SUBSET, subset_sdl
 from tests.specs import spec_path

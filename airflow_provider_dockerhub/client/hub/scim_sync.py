@@ -1,4 +1,5 @@
-"""SCIM user sync: make Docker Hub's SCIM users match a desired list (pure planning, then a thin apply).
+"""SCIM user sync: make Docker Hub's SCIM users match a desired list. Pure planning here; the plan is applied by
+``ScimClient.apply_plan`` (one request per change).
 
 Matching is by ``userName`` (an email; compared case-insensitively). The plan has four kinds of change:
 create, update (names differ), reactivate, deactivate. Its cost is one listing pass plus one request per change,
@@ -10,19 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.errors import InvalidInputError
 from .models import ScimUser
-
-if TYPE_CHECKING:
-    from .scim import ScimClient
-
-log = logging.getLogger("airflow_provider_dockerhub.client.hub.scim_sync")
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE = {"true", "1", "yes", "y", "active"}
@@ -185,22 +180,3 @@ def deactivation_limit(max_deactivations: int | float, current_active: int) -> i
     if isinstance(max_deactivations, float) and max_deactivations < 1:
         return int(max_deactivations * current_active)
     return int(max_deactivations)
-
-
-def apply_plan(scim: ScimClient, plan: SyncPlan) -> dict[str, int]:
-    """One request per change; stops at the first error (the next run re-plans from what is there)."""
-    done = dict.fromkeys(("create", "update", "reactivate", "deactivate"), 0)
-    for change in plan.changes:
-        if change.kind == "create":
-            scim.create_user(change.user_name, given_name=change.given_name, family_name=change.family_name)
-        else:
-            assert change.user_id is not None
-            scim.replace_user(
-                change.user_id,
-                active=change.kind != "deactivate",
-                given_name=change.given_name,
-                family_name=change.family_name,
-            )
-        done[change.kind] += 1
-        log.info("SCIM %s %s", change.kind, change.user_name)
-    return done

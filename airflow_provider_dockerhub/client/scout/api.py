@@ -1,102 +1,29 @@
 """Docker Scout client: GraphQL at ``POST {scout_url}/v1/graphql`` with the Hub JWT (as Docker's hub-mcp does).
 
 The organization goes in the ``context`` variable. A 200 answer carrying ``errors[]`` is a failure, never a
-success. Queries are reads, so they are retried like GETs. The documents below are validated against Scout's
-schema in the test suite (``shared/specs/docker-scout-schema.graphql``); nothing here needs the schema at run time.
-Image coordinates use ``hostName: "hub.docker.com"`` for Docker Hub repositories, as Docker's own clients do.
+success. Queries are reads, so they are retried like GETs. The documents are in ``documents.py``. Image
+coordinates use ``hostName: "hub.docker.com"`` for Docker Hub repositories, as Docker's own clients do.
+Every query is a flow on ``ScoutOperations``; ``ScoutClient`` and ``AsyncScoutClient`` are its two fronts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from ..core.errors import DockerHubError, ProtocolError, raise_for_response, redacted_path
+from ..core.config import ClientConfig
+from ..core.errors import DockerHubError, ProtocolError, json_body, raise_for_response, redacted_path
 from ..core.flow import Flow
-from ..core.reference import is_docker_hub_registry, validate_digest
-from ..hub.api import json_body
+from ..core.front import AsyncFront, SyncFront, async_call, sync_call
+from ..core.reference import is_docker_hub_registry, validate_digest, validate_repository_name
 from ..state import SessionState
+from .documents import BASE_IMAGE_QUERY, IMAGE_PACKAGES_QUERY, IMAGE_SUMMARIES_QUERY, ORGANIZATION_STATUS_QUERY
 
-T = TypeVar("T")
 GRAPHQL_PATH = "/v1/graphql"
 DOCKER_HUB_SCOUT_HOST = "hub.docker.com"
-
-IMAGE_PACKAGES_QUERY = """
-query ProviderImagePackages($context: Context!, $query: IpImagePackagesForImageCoordsQuery!) {
-  imagePackagesForImageCoords(context: $context, query: $query) {
-    digest
-    hostName
-    repoName
-    sbomState
-    imagePackages {
-      packages {
-        package {
-          purl
-          type
-          name
-          version
-          licenses
-          vulnerabilities {
-            sourceId
-            source
-            cvss { severity score }
-            fixedBy
-            publishedAt
-            cisaExploited
-            isExcepted
-            url
-          }
-        }
-      }
-    }
-  }
-}
-"""
-
-IMAGE_SUMMARIES_QUERY = """
-query ProviderImageSummaries($context: Context!, $digests: [String!]!, $repository: ScRepositoryInput) {
-  imageSummariesByDigest(context: $context, digests: $digests, repository: $repository) {
-    digest
-    sbomState
-    vulnerabilityReport { critical high medium low unspecified total }
-  }
-}
-"""
-
-BASE_IMAGE_QUERY = """
-query ProviderBaseImage($context: Context!, $digest: String!, $platform: ImagePlatform!, $repository: String) {
-  imageDetailsByDigest(context: $context, digest: $digest, platform: $platform, repository: $repository) {
-    digest
-    sbomState
-    baseImage {
-      digest
-      repository { hostName repoName }
-      tags { name current }
-      vulnerabilityReport { critical high medium low }
-    }
-    baseImageTag { name current }
-  }
-}
-"""
-
-ORGANIZATION_STATUS_QUERY = """
-query ProviderOrganizationStatus($context: Context!) {
-  organizationStatus(context: $context) {
-    hasImageAnalysisEnabled
-    hasAnalyzedImages
-  }
-}
-"""
-
-DOCUMENTS = {
-    "ProviderImagePackages": IMAGE_PACKAGES_QUERY,
-    "ProviderImageSummaries": IMAGE_SUMMARIES_QUERY,
-    "ProviderBaseImage": BASE_IMAGE_QUERY,
-    "ProviderOrganizationStatus": ORGANIZATION_STATUS_QUERY,
-}
 
 # Scout's SBOM indexing states (enum SBOMState).
 INDEXED = "INDEXED"
@@ -138,6 +65,14 @@ class ImageCoordinates:
         host = DOCKER_HUB_SCOUT_HOST if is_docker_hub_registry(registry_host) else registry_host
         return cls(host, repository, validate_digest(digest))
 
+    @classmethod
+    def for_connection(cls, config: ClientConfig, repository: str, digest: str) -> ImageCoordinates:
+        """An image of the connection's registry, its name checked and made canonical as the registry client
+        does (``library/`` added on Docker Hub), before any request."""
+        docker_hub = is_docker_hub_registry(httpx.URL(config.registry_url).host)
+        canonical = validate_repository_name(repository, docker_hub=docker_hub)
+        return cls.for_registry(config.registry_host, canonical, digest)
+
 
 @dataclass
 class ScoutImage:
@@ -152,7 +87,13 @@ class ScoutImage:
         return self.sbom_state == INDEXED
 
 
+class ScoutIndexingFailed(DockerHubError):
+    """Scout reports that it cannot index the image (``INDEXING_FAILED`` / ``INDEXING_UNAVAILABLE``)."""
+
+
 class ScoutOperations:
+    """Every Scout query as a flow, with the GraphQL plumbing they share."""
+
     def __init__(self, state: SessionState) -> None:
         state.check_scout_url()
         self.state = state
@@ -244,61 +185,34 @@ class ScoutOperations:
         status = data.get("organizationStatus")
         return status if isinstance(status, dict) else {}
 
+    def index_state_done(self, organization: str | None, coords: ImageCoordinates) -> Flow[tuple[bool, str]]:
+        """The Scout-indexing predicate shared by the sensor's poke() and its trigger: (done, state).
 
-def index_state_flow(
-    ops: ScoutOperations, organization: str | None, coords: ImageCoordinates
-) -> Flow[tuple[bool, str]]:
-    """The Scout-indexing predicate shared by the sensor's poke() and its trigger: (done, state).
-
-    Failed indexing is an error, not a reason to wait forever.
-    """
-    state = yield from ops.index_state(organization, coords)
-    if state in INDEX_FAILED:
-        raise ScoutIndexingFailed(f"Scout could not index {coords.repository}@{coords.digest}: {state}")
-    return state == INDEXED, state
+        Failed indexing is an error, not a reason to wait forever.
+        """
+        state = yield from self.index_state(organization, coords)
+        if state in INDEX_FAILED:
+            raise ScoutIndexingFailed(f"Scout could not index {coords.repository}@{coords.digest}: {state}")
+        return state == INDEXED, state
 
 
-class ScoutIndexingFailed(DockerHubError):
-    """Scout reports that it cannot index the image (``INDEXING_FAILED`` / ``INDEXING_UNAVAILABLE``)."""
+class ScoutClient(SyncFront[ScoutOperations]):
+    """Synchronous Scout client (``hook.scout``)."""
+
+    graphql = sync_call(ScoutOperations.graphql)
+    image = sync_call(ScoutOperations.image)
+    index_state = sync_call(ScoutOperations.index_state)
+    index_state_done = sync_call(ScoutOperations.index_state_done)
+    base_image = sync_call(ScoutOperations.base_image)
+    organization_status = sync_call(ScoutOperations.organization_status)
 
 
-class ScoutClient:
-    def __init__(self, state: SessionState, run: Callable[[Flow[Any]], Any]) -> None:
-        self.ops = ScoutOperations(state)
-        self._run = run
+class AsyncScoutClient(AsyncFront[ScoutOperations]):
+    """The async twin of :class:`ScoutClient` (the Scout trigger polls with it)."""
 
-    def run(self, flow: Flow[T]) -> T:
-        result: T = self._run(flow)
-        return result
-
-    def graphql(
-        self, query: str, variables: Mapping[str, Any] | None = None, operation_name: str | None = None
-    ) -> dict[str, Any]:
-        return self.run(self.ops.graphql(query, variables, operation_name))
-
-    def image(self, organization: str | None, coords: ImageCoordinates) -> ScoutImage | None:
-        return self.run(self.ops.image(organization, coords))
-
-    def index_state(self, organization: str | None, coords: ImageCoordinates) -> str:
-        return self.run(self.ops.index_state(organization, coords))
-
-    def base_image(self, organization: str | None, coords: ImageCoordinates, platform: str) -> dict[str, Any]:
-        return self.run(self.ops.base_image(organization, coords, platform))
-
-    def organization_status(self, organization: str) -> dict[str, Any]:
-        return self.run(self.ops.organization_status(organization))
-
-
-class AsyncScoutClient:
-    def __init__(self, state: SessionState, run: Callable[[Flow[Any]], Awaitable[Any]]) -> None:
-        self.ops = ScoutOperations(state)
-        self._run = run
-
-    async def run(self, flow: Flow[T]) -> T:
-        result: T = await self._run(flow)
-        return result
-
-    async def graphql(
-        self, query: str, variables: Mapping[str, Any] | None = None, operation_name: str | None = None
-    ) -> dict[str, Any]:
-        return await self.run(self.ops.graphql(query, variables, operation_name))
+    graphql = async_call(ScoutOperations.graphql)
+    image = async_call(ScoutOperations.image)
+    index_state = async_call(ScoutOperations.index_state)
+    index_state_done = async_call(ScoutOperations.index_state_done)
+    base_image = async_call(ScoutOperations.base_image)
+    organization_status = async_call(ScoutOperations.organization_status)

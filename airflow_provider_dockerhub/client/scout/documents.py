@@ -1,0 +1,81 @@
+"""The GraphQL documents the provider sends to Docker Scout, by operation name.
+
+They are validated against Scout's schema in the test suite (``shared/specs/docker-scout-schema.graphql``), and the
+Scout emulator's schema subset is generated from ``DOCUMENTS``; nothing here needs the schema at run time.
+"""
+
+from __future__ import annotations
+
+IMAGE_PACKAGES_QUERY = """
+query ProviderImagePackages($context: Context!, $query: IpImagePackagesForImageCoordsQuery!) {
+  imagePackagesForImageCoords(context: $context, query: $query) {
+    digest
+    hostName
+    repoName
+    sbomState
+    imagePackages {
+      packages {
+        package {
+          purl
+          type
+          name
+          version
+          licenses
+          vulnerabilities {
+            sourceId
+            source
+            cvss { severity score }
+            fixedBy
+            publishedAt
+            cisaExploited
+            isExcepted
+            url
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+IMAGE_SUMMARIES_QUERY = """
+query ProviderImageSummaries($context: Context!, $digests: [String!]!, $repository: ScRepositoryInput) {
+  imageSummariesByDigest(context: $context, digests: $digests, repository: $repository) {
+    digest
+    sbomState
+    vulnerabilityReport { critical high medium low unspecified total }
+  }
+}
+"""
+
+BASE_IMAGE_QUERY = """
+query ProviderBaseImage($context: Context!, $digest: String!, $platform: ImagePlatform!, $repository: String) {
+  imageDetailsByDigest(context: $context, digest: $digest, platform: $platform, repository: $repository) {
+    digest
+    sbomState
+    baseImage {
+      digest
+      repository { hostName repoName }
+      tags { name current }
+      vulnerabilityReport { critical high medium low }
+    }
+    baseImageTag { name current }
+  }
+}
+"""
+
+ORGANIZATION_STATUS_QUERY = """
+query ProviderOrganizationStatus($context: Context!) {
+  organizationStatus(context: $context) {
+    hasImageAnalysisEnabled
+    hasAnalyzedImages
+  }
+}
+"""
+
+DOCUMENTS = {
+    "ProviderImagePackages": IMAGE_PACKAGES_QUERY,
+    "ProviderImageSummaries": IMAGE_SUMMARIES_QUERY,
+    "ProviderBaseImage": BASE_IMAGE_QUERY,
+    "ProviderOrganizationStatus": ORGANIZATION_STATUS_QUERY,
+}
