@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -226,36 +226,35 @@ class DockerHubEnsureTeamMembersOperator(DockerHubBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_dockerhub.client.core.errors import NotFoundError
+        from airflow_provider_dockerhub.client.hub.planners import plan_team_members, wanted_members
 
         hub = self.hook.hub
         org = self.org or self.hook.get_config().namespace
         if not org:
             raise AirflowFailException("no org: pass org= or set the connection's namespace extra")
-        members = self.members.split(",") if isinstance(self.members, str) else self.members  # templated: "a,b"
-        wanted = {m.strip().lower(): m.strip() for m in members if m.strip()}
+        wanted = wanted_members(self.members)  # templated: "a,b" is a list too
         try:
             try:
                 hub.get_group(org, self.team)
-                current = {m.username.lower(): m.username for m in hub.list_group_members(org, self.team)}
+                current = [m.username for m in hub.list_group_members(org, self.team)]
             except NotFoundError:
-                current = {}
+                current = []
                 if not self.dry_run:
                     hub.create_group(org, self.team)
-            add = sorted(wanted[k] for k in wanted.keys() - current.keys())
-            remove = sorted(current[k] for k in current.keys() - wanted.keys())
-            if remove and not self.allow_removal and not self.dry_run:
+            plan = plan_team_members(wanted, current)
+            if plan.removal_refused(allow_removal=self.allow_removal, dry_run=self.dry_run):
                 raise AirflowFailException(
-                    f"team {org}/{self.team} has {len(remove)} members not in the list ({', '.join(remove)}): "
-                    "pass allow_removal=True to remove them; nothing was changed"
+                    f"team {org}/{self.team} has {len(plan.remove)} members not in the list "
+                    f"({', '.join(plan.remove)}): pass allow_removal=True to remove them; nothing was changed"
                 )
             if not self.dry_run:
-                for username in add:
+                for username in plan.add:
                     hub.add_group_member(org, self.team, username)
-                for username in remove:
+                for username in plan.remove:
                     hub.remove_group_member(org, self.team, username)
         finally:
             self.hook.close()
-        result = {"added": add, "removed": remove, "kept": len(wanted.keys() & current.keys()), "dry_run": self.dry_run}
+        result = {"added": plan.add, "removed": plan.remove, "kept": plan.kept, "dry_run": self.dry_run}
         self.log.info("ensure team %s/%s: %s", org, self.team, result)
         return result
 
@@ -283,42 +282,19 @@ class DockerHubAccessTokenReportOperator(DockerHubBaseOperator):
         self.fail_on_findings = fail_on_findings
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dockerhub.client.hub.planners import TokenFacts, report_tokens
+
         now = datetime.now(UTC)
-        soon = now + timedelta(days=self.expiring_within_days)
-        stale = now - timedelta(days=self.unused_for_days)
-        report: dict[str, list[dict[str, Any]]] = {"expired": [], "expiring": [], "unused": []}
         try:
-            tokens: list[tuple[str, str | None, datetime | None, datetime | None, datetime | None, bool]]
-            if self.org:
-                tokens = [
-                    (t.id, t.label, t.expires_at, t.last_used_at, t.created_at, t.is_active)
-                    for t in self.hook.hub.list_org_access_tokens(self.org)
-                ]
-            else:
-                tokens = [
-                    (t.uuid, t.token_label, t.expires_at, t.last_used, t.created_at, t.is_active)
-                    for t in self.hook.hub.list_access_tokens()
-                ]
+            listed = self.hook.hub.list_org_access_tokens(self.org) if self.org else self.hook.hub.list_access_tokens()
+            tokens = [TokenFacts.of(t) for t in listed]
         finally:
             self.hook.close()
-        for token_id, label, expires, last_used, created, active in tokens:
-            entry = {
-                "id": token_id,
-                "label": label,
-                "active": active,
-                "expires_at": expires.isoformat() if expires else None,
-                "last_used": last_used.isoformat() if last_used else None,
-            }
-            if expires is not None and _utc(expires) <= now:
-                report["expired"].append(entry)
-            elif expires is not None and _utc(expires) <= soon:
-                report["expiring"].append(entry)
-            # Unused: not used for the period, or never used and older than it (a new token gets a grace period).
-            reference = last_used or created
-            if active and (reference is None or _utc(reference) < stale):
-                report["unused"].append(entry)
-        summary = {k: len(v) for k, v in report.items()}
-        self.log.info("access tokens: %d checked, %s", len(tokens), summary)
+        report = report_tokens(
+            tokens, now=now, expiring_within_days=self.expiring_within_days, unused_for_days=self.unused_for_days
+        )
+        summary = report.summary()
+        self.log.info("access tokens: %d checked, %s", report.checked, summary)
         if self.fail_on_findings and any(summary.values()):
             raise AirflowFailException(f"access token findings: {summary}")
-        return {"checked": len(tokens), **report}
+        return report.as_result()
