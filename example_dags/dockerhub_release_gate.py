@@ -41,7 +41,7 @@ with DAG(
         """Build a one-platform image with SBOM and provenance attestations; returns the layout's path."""
         import tempfile
 
-        from airflow_provider_dockerhub.testing.oci_build import ImageSpec, SbomPackage, build_oci_layout
+        from airflow_provider_dockerhub.testing.oci import ImageSpec, SbomPackage, build_oci_layout
 
         spec = ImageSpec(
             files={"app/run": f"#!/bin/sh\necho 'hello from {run_id}'\n".encode()},

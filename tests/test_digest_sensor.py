@@ -15,9 +15,9 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 
 from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
 from airflow_provider_dockerhub.sensors.registry import DockerHubDigestSensor
+from airflow_provider_dockerhub.testing.oci import Image, push_raw
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
 from airflow_provider_dockerhub.triggers.registry import DockerHubDigestTrigger
-from tests.image_builder import Image, push_raw
 
 pytestmark = pytest.mark.registry
 

@@ -20,7 +20,7 @@ from airflow_provider_dockerhub.operators.policy import (
     DockerHubScoutPolicyGateOperator,
     DockerHubSupplyChainGateOperator,
 )
-from airflow_provider_dockerhub.testing.oci_build import ImageSpec, SbomPackage, build_oci_layout
+from airflow_provider_dockerhub.testing.oci import ImageSpec, SbomPackage, build_oci_layout
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
 from airflow_provider_dockerhub.testing.scout_emulator import EmulatedImage, ScoutEmulator, package, vulnerability
 from tests.specs import spec_path

@@ -24,8 +24,8 @@ from airflow_provider_dockerhub.operators.registry import (
     DockerHubPushBlobOperator,
     DockerHubPushImageOperator,
 )
+from airflow_provider_dockerhub.testing.oci import OCI_INDEX, Image, MultiPlatform, digest, push_raw, write_layout
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
-from tests.image_builder import OCI_INDEX, Image, MultiPlatform, digest, push_raw, write_layout
 
 pytestmark = pytest.mark.registry
 

@@ -21,9 +21,7 @@ from airflow_provider_dockerhub.client import (
     UnsupportedOperationError,
 )
 from airflow_provider_dockerhub.client.registry.layout import push_layout
-from airflow_provider_dockerhub.testing.registry import LocalRegistry
-from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
-from tests.image_builder import (
+from airflow_provider_dockerhub.testing.oci import (
     OCI_INDEX,
     OCI_MANIFEST,
     Image,
@@ -35,6 +33,8 @@ from tests.image_builder import (
     push_raw,
     write_layout,
 )
+from airflow_provider_dockerhub.testing.registry import LocalRegistry
+from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 
 pytestmark = pytest.mark.registry
 

@@ -21,9 +21,7 @@ from airflow_provider_dockerhub.client.policy.from_registry import (
     predicate_kind,
     spdx_packages,
 )
-from airflow_provider_dockerhub.testing.registry import LocalRegistry
-from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
-from tests.image_builder import (
+from airflow_provider_dockerhub.testing.oci import (
     CYCLONEDX_JSON,
     DSSE,
     IN_TOTO,
@@ -47,6 +45,8 @@ from tests.image_builder import (
     slsa_provenance,
     spdx_sbom,
 )
+from airflow_provider_dockerhub.testing.registry import LocalRegistry
+from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 
 pytestmark = pytest.mark.registry
 

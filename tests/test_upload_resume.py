@@ -17,8 +17,8 @@ import pytest
 from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
 from airflow_provider_dockerhub.client.registry.upload import UploadFailedError
 from airflow_provider_dockerhub.testing.fault_proxy import FaultProxy
+from airflow_provider_dockerhub.testing.oci import digest
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
-from tests.image_builder import digest
 
 pytestmark = pytest.mark.registry
 

@@ -120,7 +120,7 @@ class Sandbox:
         """``acme/nightly:nightly-YYYYMMDD`` builds created over the last weeks, for the housekeeping example."""
         from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
         from airflow_provider_dockerhub.client.registry.layout import push_layout
-        from airflow_provider_dockerhub.testing.oci_build import ImageSpec, build_oci_layout
+        from airflow_provider_dockerhub.testing.oci import ImageSpec, build_oci_layout
 
         assert self.registry is not None
         config = ClientConfig.from_fields(LOGIN, SECRET, {"registry_url": self.registry.url, "allow_destructive": True})

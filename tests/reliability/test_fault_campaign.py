@@ -50,9 +50,9 @@ from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch,
 from airflow_provider_dockerhub.client.registry.upload import MAX_RESTARTS, PushResult, UploadFailedError
 from airflow_provider_dockerhub.testing.fault_proxy import Fault, FaultProxy
 from airflow_provider_dockerhub.testing.hub import HubEmulator, Injection
+from airflow_provider_dockerhub.testing.oci import Image, MultiPlatform, digest, push_multi, push_raw
 from airflow_provider_dockerhub.testing.registry import LocalRegistry, TokenAuth
 from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
-from tests.image_builder import Image, MultiPlatform, digest, push_multi, push_raw
 
 pytestmark = pytest.mark.registry
 

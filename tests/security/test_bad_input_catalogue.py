@@ -38,7 +38,8 @@ from airflow_provider_dockerhub.client import (
     InvalidInputError,
     ProtocolError,
 )
-from airflow_provider_dockerhub.client.policy.engine import ImageEvidence, evaluate
+from airflow_provider_dockerhub.client.policy.engine import evaluate
+from airflow_provider_dockerhub.client.policy.evidence import ImageEvidence
 from airflow_provider_dockerhub.client.policy.from_registry import gather_registry_evidence
 from airflow_provider_dockerhub.client.scout.api import ScoutGraphQLError
 from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
@@ -59,8 +60,8 @@ from airflow_provider_dockerhub.operators.registry import (
 from airflow_provider_dockerhub.operators.scim import DockerHubScimSyncOperator
 from airflow_provider_dockerhub.sensors.registry import DockerHubDigestSensor
 from airflow_provider_dockerhub.testing.fault_proxy import FaultProxy
+from airflow_provider_dockerhub.testing.oci import OCI_MANIFEST, Image, digest, push_raw, write_layout
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
-from tests.image_builder import OCI_MANIFEST, Image, digest, push_raw, write_layout
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "bad_inputs.json"
 SECRET = "s3cr3t-Passw0rd"

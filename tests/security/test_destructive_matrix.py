@@ -38,8 +38,8 @@ from airflow_provider_dockerhub.operators.registry import (
 from airflow_provider_dockerhub.operators.scim import DockerHubScimSyncOperator
 from airflow_provider_dockerhub.testing.fault_proxy import FaultProxy
 from airflow_provider_dockerhub.testing.hub import HubEmulator
+from airflow_provider_dockerhub.testing.oci import Image, digest, push_raw
 from airflow_provider_dockerhub.testing.registry import LocalRegistry
-from tests.image_builder import Image, digest, push_raw
 from tests.specs import spec_path
 
 BOOLS = [True, False]

@@ -1,0 +1,86 @@
+"""OCI images in pure Python, for the demo and for tests (no Docker needed): :func:`build_oci_layout` writes an
+image layout as ``docker buildx`` does; :class:`Image`, :class:`MultiPlatform` and the supply-chain documents
+build images and attestations to push through the provider's registry client. All of them are made of the
+documents in :mod:`.documents`."""
+
+from __future__ import annotations
+
+from .documents import (
+    IN_TOTO,
+    OCI_CONFIG,
+    OCI_EMPTY,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    SPDX_PREDICATE,
+    attestation_descriptor,
+    attestation_manifest,
+    canonical,
+    descriptor,
+    diff_id,
+    digest,
+    image_index,
+    image_manifest,
+    in_toto_statement,
+    layer,
+    write_layout,
+)
+from .images import Image, MultiPlatform, attestation_for, attested_index, push_index, push_multi, push_raw
+from .layout import SLSA_PREDICATE, BuiltLayout, ImageSpec, SbomPackage, build_oci_layout
+from .supply_chain import (
+    CYCLONEDX_JSON,
+    CYCLONEDX_PREDICATE,
+    DSSE,
+    SLSA_V02,
+    SLSA_V1,
+    SPDX_JSON,
+    cyclonedx_sbom,
+    push_referrers,
+    referrer_artifact,
+    slsa_provenance,
+    spdx_sbom,
+)
+
+__all__ = [
+    "CYCLONEDX_JSON",
+    "CYCLONEDX_PREDICATE",
+    "DSSE",
+    "IN_TOTO",
+    "OCI_CONFIG",
+    "OCI_EMPTY",
+    "OCI_INDEX",
+    "OCI_LAYER",
+    "OCI_MANIFEST",
+    "SLSA_PREDICATE",
+    "SLSA_V02",
+    "SLSA_V1",
+    "SPDX_JSON",
+    "SPDX_PREDICATE",
+    "BuiltLayout",
+    "Image",
+    "ImageSpec",
+    "MultiPlatform",
+    "SbomPackage",
+    "attestation_descriptor",
+    "attestation_for",
+    "attestation_manifest",
+    "attested_index",
+    "build_oci_layout",
+    "canonical",
+    "cyclonedx_sbom",
+    "descriptor",
+    "diff_id",
+    "digest",
+    "image_index",
+    "image_manifest",
+    "in_toto_statement",
+    "layer",
+    "push_index",
+    "push_multi",
+    "push_raw",
+    "push_referrers",
+    "referrer_artifact",
+    "slsa_provenance",
+    "spdx_sbom",
+    "write_layout",
+]
