@@ -82,7 +82,7 @@ def bare_loop(url: str, token: str | None, digest: str) -> Callable[[int], None]
     """A warmed-up bare ``httpx.Client``; the returned function sends ``n`` HEADs through it."""
     import httpx
 
-    from airflow_provider_dockerhub.client.registry.api import MANIFEST_ACCEPT
+    from airflow_provider_dockerhub.client.registry.media import MANIFEST_ACCEPT
 
     headers = {"Accept": MANIFEST_ACCEPT}
     if token is not None:

@@ -13,19 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_dockerhub.client import InvalidInputError
-from airflow_provider_dockerhub.client.policy.engine import (
+from airflow_provider_dockerhub.client.policy.engine import PolicyReport, compare, evaluate
+from airflow_provider_dockerhub.client.policy.evidence import ImageEvidence, Package, Vulnerability, purl_type
+from airflow_provider_dockerhub.client.policy.rules import (
     HIGH_PROFILE_CVES,
     POLICIES,
     AllowListEntry,
-    ImageEvidence,
-    Package,
-    PolicyReport,
-    Vulnerability,
-    compare,
-    evaluate,
     is_root_user,
     license_ids,
-    purl_type,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ from .state import SessionState
 if TYPE_CHECKING:
     from .hub.client import AsyncHubClient, HubClient
     from .hub.scim import AsyncScimClient, ScimClient
-    from .registry.api import AsyncRegistryClient, RegistryClient
+    from .registry.client import AsyncRegistryClient, RegistryClient
     from .scout.api import AsyncScoutClient, ScoutClient
 
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
@@ -91,9 +91,10 @@ class DockerHubSession:
 
     @cached_property
     def registry(self) -> RegistryClient:
-        from .registry.api import RegistryClient
+        from .registry.api import RegistryOperations
+        from .registry.client import RegistryClient
 
-        return RegistryClient(self.state, self.driver.run)
+        return RegistryClient(RegistryOperations(self.state), self.driver.run)
 
     @cached_property
     def scout(self) -> ScoutClient:
@@ -140,9 +141,10 @@ class AsyncDockerHubSession:
 
     @cached_property
     def registry(self) -> AsyncRegistryClient:
-        from .registry.api import AsyncRegistryClient
+        from .registry.api import RegistryOperations
+        from .registry.client import AsyncRegistryClient
 
-        return AsyncRegistryClient(self.state, self.driver.run)
+        return AsyncRegistryClient(RegistryOperations(self.state), self.driver.run)
 
     @cached_property
     def scout(self) -> AsyncScoutClient:

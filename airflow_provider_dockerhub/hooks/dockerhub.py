@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from airflow_provider_dockerhub.client.core.config import ClientConfig
     from airflow_provider_dockerhub.client.hub.client import HubClient
     from airflow_provider_dockerhub.client.hub.scim import ScimClient
-    from airflow_provider_dockerhub.client.registry.api import RegistryClient
+    from airflow_provider_dockerhub.client.registry.client import RegistryClient
     from airflow_provider_dockerhub.client.scout.api import ScoutClient
     from airflow_provider_dockerhub.client.session import AsyncDockerHubSession, DockerHubSession
 

@@ -18,7 +18,8 @@ from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_dockerhub.client.policy.engine import ImageEvidence, PolicyReport
+    from airflow_provider_dockerhub.client.policy.engine import PolicyReport
+    from airflow_provider_dockerhub.client.policy.evidence import ImageEvidence
 
 IMAGE_URL_KEY = "dockerhub_image_url"
 ON_FAILURE = ("fail", "skip", "warn")
@@ -94,7 +95,7 @@ class _PolicyGate(DockerHubBaseOperator):
         prepare(policies, self.policy_config, self.allow_list)  # bad arguments are refused before any request
         try:
             registry = self.hook.registry
-            ref = registry.ops.image(self.image)  # validated before any request
+            ref = registry.parse_image(self.image)  # validated before any request
             report = self._evaluate(self.image)
             baseline = self._evaluate(self.baseline) if self.baseline else None
             host = self.hook.get_config().registry_host
@@ -157,7 +158,7 @@ class DockerHubScoutPolicyGateOperator(_PolicyGate):
         from airflow_provider_dockerhub.client.scout.api import ImageCoordinates
 
         registry = self.hook.registry
-        ref = registry.ops.image(reference)
+        ref = registry.parse_image(reference)
         evidence = gather_registry_evidence(registry, ref.repository, ref.reference, self.platform)
         config = self.hook.get_config()
         coords = ImageCoordinates.for_registry(config.registry_host, ref.repository, evidence.digest)
@@ -174,5 +175,5 @@ class DockerHubSupplyChainGateOperator(_PolicyGate):
         from airflow_provider_dockerhub.client.policy.from_registry import gather_registry_evidence
 
         registry = self.hook.registry
-        ref = registry.ops.image(reference)
+        ref = registry.parse_image(reference)
         return gather_registry_evidence(registry, ref.repository, ref.reference, self.platform)

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import DockerHubError, InvalidInputError
+from ..core.flow import Flow
+from ..core.front import SyncFront
 from ..core.reference import is_digest, validate_digest
-from ..registry.api import Manifest, RegistryClient
-from ..registry.images import Platform, blob_descriptors, child_descriptors, is_index, select_platform
-from .engine import ImageEvidence, Package, purl_type
+from ..registry.api import RegistryOperations
+from ..registry.media import Manifest, Platform, blob_descriptors, child_descriptors, is_index, select_platform
+from .evidence import ImageEvidence, Package, purl_type
 
 log = logging.getLogger("airflow_provider_dockerhub.client.policy.from_registry")
 
@@ -133,14 +135,14 @@ class _Findings:
 
 
 class _Gatherer:
-    def __init__(self, registry: RegistryClient, repository: str) -> None:
-        self.registry = registry
+    def __init__(self, ops: RegistryOperations, repository: str) -> None:
+        self.ops = ops
         self.repository = repository
         self.findings = _Findings()
         self.seen: set[str] = set()
         self.reads = 0
 
-    def manifest(self, digest: Any, origin: str, subjects: set[str], subject: str | None = None) -> None:
+    def manifest(self, digest: Any, origin: str, subjects: set[str], subject: str | None = None) -> Flow[None]:
         """Read one attestation manifest (index entry or referrer) and each of its attestation layers."""
         label = f"{origin} {str(digest)[:19]}"
         if str(digest) in self.seen:
@@ -150,7 +152,7 @@ class _Gatherer:
             return
         self.seen.add(str(digest))
         try:
-            data = self.registry.get_manifest(self.repository, validate_digest(str(digest))).json()
+            data = (yield from self.ops.get_manifest(self.repository, validate_digest(str(digest)))).json()
             layers = [d for d in data.get("layers") or [] if isinstance(d, dict)]
             declared = (data.get("subject") or {}).get("digest") if subject else None
         except (DockerHubError, ValueError, TypeError, AttributeError) as exc:
@@ -164,9 +166,9 @@ class _Gatherer:
         config = config if isinstance(config, dict) else {}
         artifact_type = str(data.get("artifactType") or config.get("mediaType") or "")
         for number, layer in enumerate(layers):
-            self.layer(layer, f"{label} layer {number}", artifact_type, subjects)
+            yield from self.layer(layer, f"{label} layer {number}", artifact_type, subjects)
 
-    def layer(self, layer: dict[str, Any], label: str, artifact_type: str, subjects: set[str]) -> None:
+    def layer(self, layer: dict[str, Any], label: str, artifact_type: str, subjects: set[str]) -> Flow[None]:
         media_type = str(layer.get("mediaType") or "")
         if media_type in IN_TOTO_TYPES | DSSE_TYPES:
             annotations = layer.get("annotations")
@@ -181,7 +183,7 @@ class _Gatherer:
         else:
             return  # an empty config, a signature, a layer of an unrelated artifact
         try:
-            document = self.read(layer)
+            document = yield from self.read(layer)
             if media_type in IN_TOTO_TYPES | DSSE_TYPES:
                 kind, document = self.statement(document, kind, subjects)
                 if kind is None:
@@ -199,7 +201,7 @@ class _Gatherer:
         self.findings.found["sbom"].append(label)
         self.findings.sbom_sources.append(f"{label} ({kind}, {len(packages)} packages)")
 
-    def read(self, layer: dict[str, Any]) -> Any:
+    def read(self, layer: dict[str, Any]) -> Flow[Any]:
         self.reads += 1
         if self.reads > MAX_BLOBS:
             raise ValueError(f"not read: more than {MAX_BLOBS} attestation blobs")
@@ -207,7 +209,7 @@ class _Gatherer:
         if isinstance(size, int) and size > MAX_ATTESTATION_SIZE:
             raise ValueError(f"{size} bytes is over the {MAX_ATTESTATION_SIZE}-byte cap")
         digest = validate_digest(str(layer.get("digest")))
-        return json.loads(self.registry.get_blob(self.repository, digest, max_size=MAX_ATTESTATION_SIZE))
+        return json.loads((yield from self.ops.get_blob(self.repository, digest, max_size=MAX_ATTESTATION_SIZE)))
 
     @staticmethod
     def statement(document: Any, annotated: str | None, subjects: set[str]) -> tuple[str | None, Any]:
@@ -243,8 +245,15 @@ def _blob_digests(image: Manifest) -> set[str]:
 
 
 def gather_registry_evidence(
-    registry: RegistryClient, repository: str, reference: str, platform: str | None = None
+    registry: SyncFront[RegistryOperations], repository: str, reference: str, platform: str | None = None
 ) -> ImageEvidence:
+    """:func:`registry_evidence` run by a sync registry front."""
+    return registry.run(registry_evidence(registry.ops, repository, reference, platform))
+
+
+def registry_evidence(
+    ops: RegistryOperations, repository: str, reference: str, platform: str | None = None
+) -> Flow[ImageEvidence]:
     """Evidence about one platform image from the registry alone (no vulnerability data: that needs a scanner).
 
     ``platform`` (``os/arch[/variant]``) is required when ``reference`` is an index of several platforms. Only
@@ -253,21 +262,21 @@ def gather_registry_evidence(
     where = f"{repository}{'@' if is_digest(reference) else ':'}{reference}"
     if platform is not None:
         Platform.parse(platform)  # a malformed platform is refused before any request
-    top = registry.get_manifest(repository, reference)
+    top = yield from ops.get_manifest(repository, reference)
     index = top if is_index(top) else None
     image, chosen = top, None
     if index is not None:
         entry = select_platform(index, platform, where)
         chosen = Platform.of(entry)
-        image = registry.get_manifest(repository, validate_digest(str(entry.get("digest"))))
+        image = yield from ops.get_manifest(repository, validate_digest(str(entry.get("digest"))))
     sources = {"image": f"index {index.digest} → manifest {image.digest}" if index else f"manifest {image.digest}"}
 
-    user, config_known, config_platform = _read_config(registry, repository, image, sources)
+    user, config_known, config_platform = yield from _read_config(ops, repository, image, sources)
     wanted = Platform.parse(platform) if platform is not None and index is None else None
     if wanted is not None and config_platform is not None and not wanted.matches(config_platform):
         raise InvalidInputError(f"{where} is a {config_platform} image, not {platform}")
 
-    gatherer = _Gatherer(registry, repository)
+    gatherer = _Gatherer(ops, repository)
     # BuildKit's attestation-storage doc: a statement's subject is "the target manifest ... or some object
     # within"; a subject that is none of these is a statement about another image.
     subjects = {image.digest} | ({index.digest} if index else set()) | _blob_digests(image)
@@ -277,17 +286,17 @@ def gather_registry_evidence(
             annotations.get(REFERENCE_TYPE) == "attestation-manifest"
             and annotations.get(REFERENCE_DIGEST) == image.digest
         ):
-            gatherer.manifest(entry.get("digest"), "attestation-manifest", subjects)
+            yield from gatherer.manifest(entry.get("digest"), "attestation-manifest", subjects)
     for subject in [image.digest] + ([index.digest] if index else []):
         try:
-            referrers = registry.referrers(repository, subject)
+            referrers = yield from ops.referrers(repository, subject)
         except DockerHubError as exc:
             gatherer.findings.doubt(("sbom", "provenance"), f"referrers of {subject[:19]} unavailable: {exc}")
             continue
         for descriptor in referrers:
             artifact_type = descriptor.get("artifactType")
             if artifact_type is None or artifact_type in FOLLOWED_ARTIFACTS:
-                gatherer.manifest(descriptor.get("digest"), "referrer", subjects, subject=subject)
+                yield from gatherer.manifest(descriptor.get("digest"), "referrer", subjects, subject=subject)
 
     findings = gatherer.findings
     verdicts: dict[str, bool | None] = {}
@@ -327,13 +336,13 @@ def gather_registry_evidence(
 
 
 def _read_config(
-    registry: RegistryClient, repository: str, image: Manifest, sources: dict[str, str]
-) -> tuple[str | None, bool, Platform | None]:
+    ops: RegistryOperations, repository: str, image: Manifest, sources: dict[str, str]
+) -> Flow[tuple[str | None, bool, Platform | None]]:
     """``(User, known, platform)`` from the image config; an unreadable config is "unknown", not "root"."""
     try:
         descriptor = image.json()["config"]
         digest = validate_digest(str(descriptor["digest"]))
-        config = json.loads(registry.get_blob(repository, digest))
+        config = json.loads((yield from ops.get_blob(repository, digest)))
         if not isinstance(config, dict):
             raise ValueError("config is not a JSON object")
         settings = config.get("config") or {}

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..scout.api import ScoutImage
-from .engine import ImageEvidence, Package, Vulnerability, purl_type, severity_of
+from .evidence import ImageEvidence, Package, Vulnerability, purl_type, severity_of
 
 
 def _published(text: Any) -> datetime | None:

@@ -1,30 +1,27 @@
-"""Registry HTTP API v2 client: operations written once as flows, with a sync and an async front.
+"""Registry HTTP API v2 operations, written once as flows; ``client.py`` puts the sync and async fronts on them.
 
 Every method validates its names, tags and digests before any request, asks for exactly the scopes it needs,
 and maps unexpected answers to typed errors. A manifest HEAD is used wherever a digest is enough: on Docker Hub a
-GET counts as a pull against the rate limit and a HEAD does not.
+GET counts as a pull against the rate limit and a HEAD does not. Response bodies are read only through the
+``ReadBody``/``StreamBody`` effects, so every flow here runs under both drivers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from ..core.errors import DigestMismatchError, InvalidInputError, ProtocolError, raise_for_response, redacted_path
 from ..core.flow import Flow, ReadBody, StreamBody
-from ..core.pagination import next_link_same_origin, same_origin
+from ..core.pagination import Pages, Params, collect_pages, next_link_same_origin, same_origin
 from ..core.reference import (
     ImageReference,
     Scope,
+    digest_of,
     is_digest,
     is_docker_hub_registry,
     parse_reference,
@@ -34,53 +31,9 @@ from ..core.reference import (
     validate_tag_or_digest,
 )
 from ..state import SessionState
+from .media import MANIFEST_ACCEPT, MAX_MANIFEST_SIZE, OCI_INDEX, Manifest, ManifestHead
 
-if TYPE_CHECKING:
-    from .copy import CopyResult
-    from .upload import BlobPusher, PushResult
-
-T = TypeVar("T")
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST)
-MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
-# Manifests are small JSON documents; distribution 2.8 refuses those over 4 MiB.
-MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 BLOB_READ_PIECE = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class ManifestHead:
-    digest: str
-    media_type: str | None
-    size: int | None
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """A manifest exactly as served: ``raw`` bytes (what the digest covers), media type and digest."""
-
-    raw: bytes
-    media_type: str
-    digest: str
-
-    def json(self) -> dict[str, Any]:
-        """The parsed manifest; a ``ProtocolError`` when the bytes served are not a JSON object (an HTML page
-        from a captive portal, say)."""
-        try:
-            data = json.loads(self.raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ProtocolError("GET", f"manifest {self.digest}", f"not JSON ({self.media_type or 'no type'})") from exc
-        if not isinstance(data, dict):
-            raise ProtocolError("GET", f"manifest {self.digest}", "not a JSON object")
-        return data
-
-
-def _digest_of(data: bytes, algorithm: str) -> str:
-    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -208,7 +161,7 @@ class RegistryOperations:
         served = response.headers.get("Docker-Content-Digest")
         expected = reference if is_digest(reference) else served
         algorithm = expected.split(":", 1)[0] if expected else "sha256"
-        actual = _digest_of(raw, algorithm if algorithm in ("sha256", "sha512") else "sha256")
+        actual = digest_of(raw, algorithm if algorithm in ("sha256", "sha512") else "sha256")
         for claimed in {expected, served} - {None}:
             assert claimed is not None
             if claimed.split(":", 1)[0] == actual.split(":", 1)[0] and claimed != actual:
@@ -228,7 +181,7 @@ class RegistryOperations:
         if not isinstance(raw, bytes):
             raise InvalidInputError("manifest must be the exact bytes to store (bytes), not a parsed object")
         self.state.require_destructive(f"PUT manifest {repository}:{reference}")
-        digest = _digest_of(raw, "sha256")
+        digest = digest_of(raw, "sha256")
         if is_digest(reference) and reference != digest:
             raise DigestMismatchError(f"manifest for {repository}@{reference}", reference, digest)
         response = yield from self.request(
@@ -246,20 +199,20 @@ class RegistryOperations:
 
     # -- tags -----------------------------------------------------------------------------------------------
 
-    def tags_page(
-        self, repository: str, n: int | None = None, last: str | None = None, url: httpx.URL | None = None
-    ) -> Flow[tuple[list[str], httpx.URL | None]]:
-        """One page of ``/tags/list`` and the URL of the next (``Link rel="next"``), if any."""
+    def list_tags(self, repository: str, page_size: int | None = None, last: str | None = None) -> Pages[str]:
+        """Every tag, following ``Link`` pagination; ``page_size``/``last`` shape the first request."""
         repository = self.repository(repository)
-        if url is None:
-            params: dict[str, str] = {}
-            if n is not None:
-                if not isinstance(n, int) or n < 1:
-                    raise InvalidInputError(f"page size n must be a positive integer, got {n!r}")
-                params["n"] = str(n)
-            if last is not None:
-                params["last"] = last
-            url = self.url(repository, "tags", "list").copy_merge_params(params)
+        params: dict[str, str] = {}
+        if page_size is not None:
+            if not isinstance(page_size, int) or page_size < 1:
+                raise InvalidInputError(f"page size n must be a positive integer, got {page_size!r}")
+            params["n"] = str(page_size)
+        if last is not None:
+            params["last"] = last
+        first = self.url(repository, "tags", "list").copy_merge_params(params)
+        return Pages({"url": first}, lambda page: self._tags_page(repository, page["url"]), str)
+
+    def _tags_page(self, repository: str, url: httpx.URL) -> Flow[tuple[list[Any], Params | None]]:
         response = yield from self.request(
             "GET", url, (repository_scope(repository, "pull"),), headers={"Accept": "application/json"}
         )
@@ -269,7 +222,7 @@ class RegistryOperations:
         except (ValueError, AttributeError) as exc:
             raise ProtocolError("GET", redacted_path(url), "tag list is not a JSON object") from exc
         following = next_link_same_origin(response)
-        return [str(t) for t in tags], following
+        return list(tags), ({"url": following} if following is not None else None)
 
     # -- blobs ----------------------------------------------------------------------------------------------
 
@@ -292,7 +245,7 @@ class RegistryOperations:
         """
         repository = self.repository(repository)
         self.state.require_destructive(f"blob upload to {repository}")
-        digest = _digest_of(data, "sha256")
+        digest = digest_of(data, "sha256")
         scopes = (repository_scope(repository, "pull", "push"),)
         if (yield from self.blob_exists(repository, digest)):
             return digest
@@ -395,26 +348,36 @@ class RegistryOperations:
         """
         repository = self.repository(repository)
         validate_digest(digest)
-        scopes = (repository_scope(repository, "pull"),)
-        url: httpx.URL | None = self.url(repository, "referrers", digest)
+        url = self.url(repository, "referrers", digest)
         if artifact_type:
-            assert url is not None
             url = url.copy_add_param("artifactType", artifact_type)
-        descriptors: list[dict[str, Any]] = []
-        filtered = False
-        while url is not None:
-            response = yield from self.request("GET", url, scopes, headers={"Accept": OCI_INDEX})
-            if response.status_code == 404 and not descriptors:
-                descriptors = yield from self._referrers_from_tag(repository, digest)
-                break
+        pages: Pages[dict[str, Any]] = Pages(
+            {"url": url, "seen": 0}, lambda page: self._referrers_page(repository, digest, artifact_type, page)
+        )
+        return (yield from collect_pages(pages))
+
+    def _referrers_page(
+        self, repository: str, digest: str, artifact_type: str | None, page: Params
+    ) -> Flow[tuple[list[Any], Params | None]]:
+        """One page of the referrers index, filtered by ``artifact_type`` unless the server says it filtered;
+        a 404 before any descriptor was seen means no referrers API: the fallback tag is the whole answer."""
+        response = yield from self.request(
+            "GET", page["url"], (repository_scope(repository, "pull"),), headers={"Accept": OCI_INDEX}
+        )
+        if response.status_code == 404 and not page["seen"]:
+            descriptors = yield from self._referrers_from_tag(repository, digest)
+            following: httpx.URL | None = None
+            filtered = False
+        else:
             raise_for_response(response, {200})
             index = _json_object(response, "referrers index")
-            descriptors.extend(d for d in index.get("manifests") or [] if isinstance(d, dict))
+            descriptors = [d for d in index.get("manifests") or [] if isinstance(d, dict)]
             filtered = "artifacttype" in response.headers.get("OCI-Filters-Applied", "").lower()
-            url = next_link_same_origin(response)
+            following = next_link_same_origin(response)
+        seen = page["seen"] + len(descriptors)
         if artifact_type and not filtered:
             descriptors = [d for d in descriptors if d.get("artifactType") == artifact_type]
-        return descriptors
+        return descriptors, ({"url": following, "seen": seen} if following is not None else None)
 
     def _referrers_from_tag(self, repository: str, digest: str) -> Flow[list[dict[str, Any]]]:
         algorithm, encoded = digest.split(":", 1)
@@ -437,141 +400,3 @@ class RegistryOperations:
                 response.request.method, redacted_path(response.request.url), "upload Location on another host"
             )
         return url
-
-
-class RegistryClient:
-    """Synchronous registry client. Obtain it from ``DockerHubHook.registry`` or ``DockerHubSession.registry``."""
-
-    def __init__(self, state: SessionState, run: Callable[[Flow[Any]], Any]) -> None:
-        self.ops = RegistryOperations(state)
-        self._run = run
-
-    def run(self, flow: Flow[T]) -> T:
-        result: T = self._run(flow)
-        return result
-
-    def ping(self) -> bool:
-        return self.run(self.ops.ping())
-
-    def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
-        return self.run(self.ops.head_manifest(repository, reference))
-
-    def resolve_digest(self, repository: str, reference: str) -> str:
-        return self.run(self.ops.resolve_digest(repository, reference))
-
-    def get_manifest(self, repository: str, reference: str) -> Manifest:
-        return self.run(self.ops.get_manifest(repository, reference))
-
-    def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> str:
-        return self.run(self.ops.put_manifest(repository, reference, raw, media_type))
-
-    def list_tags(self, repository: str, page_size: int | None = None, last: str | None = None) -> Iterator[str]:
-        """Every tag, following ``Link`` pagination; ``page_size``/``last`` shape the first request."""
-        tags, following = self.run(self.ops.tags_page(repository, page_size, last))
-        yield from tags
-        while following is not None:
-            tags, following = self.run(self.ops.tags_page(repository, url=following))
-            yield from tags
-
-    def blob_exists(self, repository: str, digest: str) -> bool:
-        return self.run(self.ops.blob_exists(repository, digest))
-
-    def upload_blob(self, repository: str, data: bytes) -> str:
-        return self.run(self.ops.upload_blob(repository, data))
-
-    def delete_manifest(self, repository: str, reference: str) -> str:
-        return self.run(self.ops.delete_manifest(repository, reference))
-
-    def delete_blob(self, repository: str, digest: str) -> None:
-        self.run(self.ops.delete_blob(repository, digest))
-
-    def get_blob(self, repository: str, digest: str, max_size: int = MAX_MANIFEST_SIZE) -> bytes:
-        return self.run(self.ops.get_blob(repository, digest, max_size))
-
-    def download_blob(self, repository: str, digest: str, path: str | os.PathLike[str]) -> int:
-        """Stream a blob to ``path`` with its digest verified; a partial or corrupt download never lands there."""
-        target = Path(path)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                size = self.run(self.ops.fetch_blob(repository, digest, handle.write))
-            os.replace(tmp_name, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            raise
-        return size
-
-    def referrers(self, repository: str, digest: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
-        return self.run(self.ops.referrers(repository, digest, artifact_type))
-
-    def platforms(self, repository: str, reference: str, include_attestations: bool = False) -> list[dict[str, Any]]:
-        """The image's platforms; attestation entries (``unknown/unknown``) only when asked for."""
-        from .images import ImageOperations
-
-        return self.run(ImageOperations(self.ops).platforms(repository, reference, include_attestations))
-
-    def get_config(self, repository: str, reference: str, platform: str | None = None) -> dict[str, Any]:
-        """The image config (JSON); ``platform`` (``os/arch[/variant]``) is required for a multi-platform image."""
-        from .images import ImageOperations
-
-        return self.run(ImageOperations(self.ops).config(repository, reference, platform))
-
-    def inspect(self, repository: str, reference: str, platform: str | None = None) -> dict[str, Any]:
-        from .images import ImageOperations
-
-        return self.run(ImageOperations(self.ops).inspect(repository, reference, platform))
-
-    def copy_image(
-        self,
-        src_repository: str,
-        src_reference: str,
-        dst_repository: str,
-        tags: list[str],
-        destination: RegistryClient | None = None,
-        **options: Any,
-    ) -> CopyResult:
-        """Copy/promote an image (whole index) to ``dst_repository`` under ``tags``; mounts blobs when the
-        registry allows, else streams them through a temporary file. ``destination``: another registry."""
-        from .copy import ImageCopier
-
-        copier = ImageCopier(self, destination or self, **options)
-        return copier.copy(src_repository, src_reference, dst_repository, tags)
-
-    def blob_pusher(self, repository: str, source: Any, **options: Any) -> BlobPusher:
-        """A pusher for ``source`` (a path, ``bytes``, a binary stream or a ``BlobSource``); run it with
-        ``client.run(pusher.push())``, cancel it from another thread with ``pusher.cancel()``."""
-        from .upload import BlobPusher, as_source
-
-        return BlobPusher(self.ops, repository, as_source(source), **options)
-
-    def push_blob(self, repository: str, source: Any, **options: Any) -> PushResult:
-        """Push a blob: skip if present, mount when ``mount_from`` is given, else a resumable chunked upload.
-
-        Options: ``digest`` (expected; enables the skip and is verified), ``mount_from``, ``chunk_size``.
-        """
-        return self.run(self.blob_pusher(repository, source, **options).push())
-
-
-class AsyncRegistryClient:
-    """The async front, for triggers: read-only operations (triggers poll, they never push or delete)."""
-
-    def __init__(self, state: SessionState, run: Callable[[Flow[Any]], Awaitable[Any]]) -> None:
-        self.ops = RegistryOperations(state)
-        self._run = run
-
-    async def run(self, flow: Flow[T]) -> T:
-        result: T = await self._run(flow)
-        return result
-
-    async def ping(self) -> bool:
-        return await self.run(self.ops.ping())
-
-    async def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
-        return await self.run(self.ops.head_manifest(repository, reference))
-
-    async def resolve_digest(self, repository: str, reference: str) -> str:
-        return await self.run(self.ops.resolve_digest(repository, reference))
-
-    async def get_manifest(self, repository: str, reference: str) -> Manifest:
-        return await self.run(self.ops.get_manifest(repository, reference))

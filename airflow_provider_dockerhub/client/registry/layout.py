@@ -13,16 +13,16 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.errors import DigestMismatchError, InvalidInputError
+from ..core.flow import Flow
+from ..core.front import SyncFront
 from ..core.reference import digest_of, validate_digest, validate_tag
-from .api import MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
-from .images import INDEX_TYPES
-from .upload import BlobCounts
-
-if TYPE_CHECKING:
-    from .api import RegistryClient
+from .api import RegistryOperations
+from .blobs import BlobCounts, FileSource
+from .media import INDEX_TYPES, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
+from .upload import BlobPusher
 
 log = logging.getLogger("airflow_provider_dockerhub.client.registry.layout")
 
@@ -150,7 +150,7 @@ class OciLayout:
 
 
 def push_layout(
-    registry: RegistryClient,
+    registry: SyncFront[RegistryOperations],
     layout_path: str | os.PathLike[str],
     repository: str,
     tags: list[str],
@@ -159,13 +159,30 @@ def push_layout(
     mount_from: str | None = None,
     chunk_size: int | None = None,
 ) -> LayoutPushResult:
+    """:func:`layout_push` run by a sync registry front (pushes stream sync bodies: there is no async twin)."""
+    flow = layout_push(
+        registry.ops, layout_path, repository, tags, ref_name=ref_name, mount_from=mount_from, chunk_size=chunk_size
+    )
+    return registry.run(flow)
+
+
+def layout_push(
+    ops: RegistryOperations,
+    layout_path: str | os.PathLike[str],
+    repository: str,
+    tags: list[str],
+    *,
+    ref_name: str | None = None,
+    mount_from: str | None = None,
+    chunk_size: int | None = None,
+) -> Flow[LayoutPushResult]:
     """Push the selected image (or index, whole) under ``tags``: blobs, child manifests by digest, then tags."""
     if not tags:
         raise InvalidInputError("push needs at least one tag")
     for tag in tags:
         validate_tag(tag)
-    repository = registry.ops.repository(repository)
-    registry.ops.state.require_destructive(f"image push to {repository}")
+    repository = ops.repository(repository)
+    ops.state.require_destructive(f"image push to {repository}")
     layout = OciLayout(layout_path)
     steps = layout.plan(layout.select(ref_name))  # every check happens here, before any request
     top = steps[-1][0]
@@ -181,13 +198,14 @@ def push_layout(
             digest = str(blob["digest"])
             if digest in pushed_blobs:
                 continue
-            pushed = registry.push_blob(repository, layout.blob_path(digest), digest=digest, **options)
+            pusher = BlobPusher(ops, repository, FileSource(layout.blob_path(digest)), digest=digest, **options)
+            pushed = yield from pusher.push()
             pushed_blobs.add(digest)
             result.add(pushed)
         if document is not top:
-            registry.put_manifest(repository, document.digest, document.raw, document.media_type)
+            yield from ops.put_manifest(repository, document.digest, document.raw, document.media_type)
             result.manifests.append(document.digest)
     for tag in tags:
-        registry.put_manifest(repository, tag, top.raw, top.media_type)
+        yield from ops.put_manifest(repository, tag, top.raw, top.media_type)
         log.info("pushed %s:%s -> %s", repository, tag, top.digest)
     return result

@@ -15,7 +15,8 @@ holds, so at most one chunk is re-sent. distribution 2.8 invalidates the session
 reached it (status 404 ``BLOB_UPLOAD_INVALID``, log "upload resumed at wrong offset"); then a new session is
 opened and the blob is sent again from the start. Both paths are bounded and end with the digest verified.
 
-The engine is synchronous: only workers push (triggers poll and never write).
+The engine is synchronous: each chunk is a sync iterator streamed as the request body, which httpx's AsyncClient
+refuses; only workers push (triggers poll and never write).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import httpx
 
@@ -41,161 +42,27 @@ from ..core.errors import (
     RateLimitedError,
     TransportError,
     error_from_response,
+    is_transient,
     raise_for_response,
     redacted_path,
 )
 from ..core.flow import Flow, Sleep
 from ..core.reference import merge_scopes, repository_scope, validate_digest
 from .api import RegistryOperations
+from .blobs import PIECE_SIZE, BlobSource, PushResult, StagedSource, StreamSource, UploadFailedError
+
+# The push's result and failure, importable from the engine as they always were.
+__all__ = ["BlobPusher", "Progress", "PushResult", "UploadCancelled", "UploadFailedError"]
 
 log = logging.getLogger("airflow_provider_dockerhub.client.registry.upload")
 
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024  # 64 MiB beat 8 MiB by 20 % on a real registry (registry-baseline.md §3)
-PIECE_SIZE = 1024 * 1024
 MAX_RESUMES = 8
 MAX_RESTARTS = 2
 
 
 class UploadCancelled(DockerHubError):
     """The push was cancelled (task killed); the registry session was deleted."""
-
-
-class UploadFailedError(DockerHubError):
-    """The push could not complete within its bounded resumes and restarts."""
-
-
-class BlobSource(Protocol):
-    """Bytes to push. ``open_at`` is called again after a failure, so a source can be re-read from an offset."""
-
-    size: int | None
-
-    def open_at(self, offset: int) -> IO[bytes]: ...
-
-    @property
-    def seekable(self) -> bool: ...
-
-
-@dataclass
-class FileSource:
-    path: str | os.PathLike[str]
-    size: int | None = None
-
-    def __post_init__(self) -> None:
-        if not os.path.isfile(self.path):
-            raise InvalidInputError(f"blob source {os.fspath(self.path)!r} is not a file")
-        self.size = os.path.getsize(self.path)
-
-    @property
-    def seekable(self) -> bool:
-        return True
-
-    def open_at(self, offset: int) -> IO[bytes]:
-        handle = open(self.path, "rb")  # noqa: SIM115 - the engine closes it
-        handle.seek(offset)
-        return handle
-
-
-@dataclass
-class BytesSource:
-    data: bytes
-    size: int | None = None
-
-    def __post_init__(self) -> None:
-        self.size = len(self.data)
-
-    @property
-    def seekable(self) -> bool:
-        return True
-
-    def open_at(self, offset: int) -> IO[bytes]:
-        stream = io.BytesIO(self.data)
-        stream.seek(offset)
-        return stream
-
-
-class StreamSource:
-    """A forward-only stream (a pipe, an HTTP download). The current chunk stays in memory, bounded by the
-    chunk size, so a failed chunk can be resent from the registry's offset; a restart from zero is impossible
-    and ends the push with a clear error."""
-
-    def __init__(self, stream: IO[bytes], size: int | None = None) -> None:
-        self.stream = stream
-        self.size = size
-        self.eof = False
-        self._buffer = b""
-        self._buffer_start = 0
-
-    @property
-    def seekable(self) -> bool:
-        return False
-
-    def open_at(self, offset: int) -> IO[bytes]:
-        raise UploadFailedError("a forward-only stream cannot be reopened; push from a file to allow restarts")
-
-    def take(self, offset: int, length: int) -> bytes:
-        """The bytes from ``offset``: the rest of the buffered chunk, or the next ``length`` bytes."""
-        buffer_end = self._buffer_start + len(self._buffer)
-        if self._buffer_start <= offset < buffer_end:
-            return self._buffer[offset - self._buffer_start :]
-        if offset != buffer_end:
-            raise UploadFailedError(f"cannot re-read a forward-only stream at {offset} (buffered up to {buffer_end})")
-        parts: list[bytes] = []
-        wanted = length
-        while wanted > 0:
-            piece = self.stream.read(min(wanted, PIECE_SIZE))
-            if not piece:
-                self.eof = True
-                break
-            parts.append(piece)
-            wanted -= len(piece)
-        self._buffer, self._buffer_start = b"".join(parts), offset
-        return self._buffer
-
-    def at_end(self, offset: int) -> bool:
-        return self.eof and offset >= self._buffer_start + len(self._buffer)
-
-
-@dataclass
-class PushResult:
-    digest: str
-    size: int
-    skipped: bool = False
-    mounted: bool = False
-    resumes: int = 0
-    restarts: int = 0
-    bytes_sent: int = 0
-    bytes_resent: int = 0
-    seconds: float = 0.0
-
-    def as_xcom(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "size": self.size,
-            "skipped": self.skipped,
-            "mounted": self.mounted,
-            "resumes": self.resumes,
-            "restarts": self.restarts,
-            "bytes_resent": self.bytes_resent,
-        }
-
-
-@dataclass
-class BlobCounts:
-    """How the blobs of an image push or copy got there; both report these."""
-
-    blobs_uploaded: int = 0
-    blobs_skipped: int = 0
-    blobs_mounted: int = 0
-    bytes_uploaded: int = 0
-
-    def add(self, pushed: PushResult) -> None:
-        if pushed.skipped:
-            self.blobs_skipped += 1
-        elif pushed.mounted:
-            self.blobs_mounted += 1
-        else:
-            self.blobs_uploaded += 1
-            self.bytes_uploaded += pushed.size
 
 
 @dataclass
@@ -270,6 +137,8 @@ class BlobPusher:
         self.algorithm = self.expected.split(":", 1)[0] if self.expected else "sha256"
         self._cancel = threading.Event()
         self._session: _Session | None = None
+        self._result: PushResult | None = None
+        self._started = 0.0
 
     @property
     def scopes(self) -> tuple[Any, ...]:
@@ -284,24 +153,52 @@ class BlobPusher:
     # -- the plan --------------------------------------------------------------------------------------------
 
     def push(self) -> Flow[PushResult]:
+        """The whole push as one flow: :meth:`begin`, then :meth:`finish` if anything is left to upload."""
+        done = yield from self.begin()
+        if done is not None:
+            return done
+        return (yield from self.finish())
+
+    def begin(self) -> Flow[PushResult | None]:
+        """Skip the blob if present, else open an upload session (mounting it when a source is known). Returns
+        the result when nothing is left to upload (skipped, mounted), ``None`` when :meth:`finish` must run.
+
+        A copy between two registries runs ``begin``, stages the bytes with the source registry's front, then
+        runs ``finish``: the destination's session is open while the source is read, as in one flow.
+        """
         self.ops.state.require_destructive(f"blob push to {self.repository}")
-        started = time.monotonic()
+        self._started = time.monotonic()
         if self.expected and (yield from self.ops.blob_exists(self.repository, self.expected)):
             log.info("blob %s already in %s: skipped", self.expected, self.repository)
             return PushResult(self.expected, self.source.size or 0, skipped=True)
-        result = PushResult(self.expected or "", 0)
+        result = self._result = PushResult(self.expected or "", 0)
         try:
             mounted = yield from self._start_session(result)
-            if mounted:
-                result.mounted = True
-                result.size = self.source.size or 0
-                return result
+        except Exception:
+            # Failed or interrupted: free the registry's session now rather than at its timeout.
+            yield from self.abandon()
+            raise
+        if mounted:
+            result.mounted = True
+            result.size = self.source.size or 0
+            return result
+        return None
+
+    def finish(self) -> Flow[PushResult]:
+        """Upload the bytes into the session :meth:`begin` opened (staging them first if the source is staged)
+        and commit; the session is deleted if this fails or is cancelled."""
+        result = self._result
+        if result is None or self._session is None:
+            raise UploadFailedError(f"push to {self.repository}: finish() needs the session begin() opens")
+        try:
+            if isinstance(self.source, StagedSource):
+                yield from self.source.stage()  # a no-op when the caller staged it already
             yield from self._upload(result)
         except Exception:
             # Cancelled, failed or interrupted: free the registry's session now rather than at its timeout.
-            yield from self._abandon()
+            yield from self.abandon()
             raise
-        result.seconds = time.monotonic() - started
+        result.seconds = time.monotonic() - self._started
         return result
 
     def _start_session(self, result: PushResult) -> Flow[bool]:
@@ -387,7 +284,7 @@ class BlobPusher:
         result.bytes_sent = cursor.offset = 0
         cursor.hasher = hashlib.new(self.algorithm)
         log.info("the registry invalidated the upload session; starting a new session from offset 0")
-        yield from self._abandon()
+        yield from self.abandon()
         response = yield from self.ops.request(
             "POST", self.ops.url(self.repository, "blobs", "uploads", ""), self.scopes
         )
@@ -434,12 +331,14 @@ class BlobPusher:
             try:
                 response = yield from self.ops.state.registry_auth.request_flow(request, self.scopes, replayable=False)
             except (TransportError, httpx.TransportError, RateLimitedError) as exc:
+                # What a send itself raises when it is transient (``is_transient``); a ``ServerError`` here would
+                # come from the token endpoint, which is not this chunk's failure.
                 raise _ChunkFailed(exc) from exc
         finally:
             handle.close()
         if self._cancel.is_set():
             raise UploadCancelled(f"push to {self.repository} cancelled")
-        if response.status_code >= 500 or response.status_code in (401, 408, 416, 429):
+        if _chunk_failed(response):
             raise _ChunkFailed(response)
         raise_for_response(response, {202})
         if sent.value != length:  # the server answered before reading our whole body
@@ -523,7 +422,7 @@ class BlobPusher:
             raise DigestMismatchError(f"blob committed to {self.repository}", digest, served)
         self._session = None
 
-    def _abandon(self) -> Flow[None]:
+    def abandon(self) -> Flow[None]:
         """Best-effort DELETE of an open session (OCI end-14); servers also expire abandoned ones."""
         session, self._session = self._session, None
         if session is None:
@@ -533,6 +432,16 @@ class BlobPusher:
             log.debug("cancelled upload session: HTTP %d", response.status_code)
         except (ApiError, TransportError) as exc:
             log.debug("could not cancel upload session: %s", exc)
+
+
+# Beyond the transient statuses, a PATCH is resumed after any 5xx (part of the body may have landed), 401 (the
+# token expired mid-chunk), 408 (the server timed the body out) and 416 (our offset is wrong: a new session).
+_CHUNK_RESTART_STATUSES = frozenset({401, 408, 416})
+
+
+def _chunk_failed(response: httpx.Response) -> bool:
+    status = response.status_code
+    return is_transient(response) or status >= 500 or status in _CHUNK_RESTART_STATUSES
 
 
 def _held_bytes(range_header: str | None, expected: int) -> int | None:
@@ -553,16 +462,3 @@ def _describe(cause: BaseException | httpx.Response) -> str:
     if isinstance(cause, httpx.Response):
         return f"HTTP {cause.status_code}"
     return f"{type(cause).__name__}: {cause}"
-
-
-def as_source(source: Any) -> BlobSource:
-    """Accept a path, ``bytes``, a binary stream, or a ready ``BlobSource``."""
-    if isinstance(source, FileSource | BytesSource | StreamSource) or hasattr(source, "open_at"):
-        return source  # type: ignore[no-any-return]
-    if isinstance(source, bytes | bytearray | memoryview):
-        return BytesSource(bytes(source))
-    if isinstance(source, str | os.PathLike):
-        return FileSource(source)
-    if hasattr(source, "read"):
-        return StreamSource(source)
-    raise InvalidInputError(f"cannot push a {type(source).__name__}: give a path, bytes or a binary stream")

@@ -1,0 +1,173 @@
+"""What a blob push reads from and what it reports: the sources (a file, bytes, a forward-only stream, a blob
+staged by a flow) and the push result. No requests here; ``upload.py`` is the engine that sends them."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from typing import IO, Any, Protocol, runtime_checkable
+
+from ..core.errors import DockerHubError, InvalidInputError
+from ..core.flow import Flow
+
+PIECE_SIZE = 1024 * 1024
+
+
+class UploadFailedError(DockerHubError):
+    """The push could not complete within its bounded resumes and restarts."""
+
+
+class BlobSource(Protocol):
+    """Bytes to push. ``open_at`` is called again after a failure, so a source can be re-read from an offset."""
+
+    size: int | None
+
+    def open_at(self, offset: int) -> IO[bytes]: ...
+
+    @property
+    def seekable(self) -> bool: ...
+
+
+@runtime_checkable
+class StagedSource(Protocol):
+    """A source whose bytes are fetched by a flow (a blob read from another repository into a temporary file),
+    only once an upload turns out to be needed: the pusher runs ``stage()`` before the first chunk."""
+
+    def stage(self) -> Flow[None]: ...
+
+
+@dataclass
+class FileSource:
+    path: str | os.PathLike[str]
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if not os.path.isfile(self.path):
+            raise InvalidInputError(f"blob source {os.fspath(self.path)!r} is not a file")
+        self.size = os.path.getsize(self.path)
+
+    @property
+    def seekable(self) -> bool:
+        return True
+
+    def open_at(self, offset: int) -> IO[bytes]:
+        handle = open(self.path, "rb")  # noqa: SIM115 - the engine closes it
+        handle.seek(offset)
+        return handle
+
+
+@dataclass
+class BytesSource:
+    data: bytes
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        self.size = len(self.data)
+
+    @property
+    def seekable(self) -> bool:
+        return True
+
+    def open_at(self, offset: int) -> IO[bytes]:
+        stream = io.BytesIO(self.data)
+        stream.seek(offset)
+        return stream
+
+
+class StreamSource:
+    """A forward-only stream (a pipe, an HTTP download). The current chunk stays in memory, bounded by the
+    chunk size, so a failed chunk can be resent from the registry's offset; a restart from zero is impossible
+    and ends the push with a clear error."""
+
+    def __init__(self, stream: IO[bytes], size: int | None = None) -> None:
+        self.stream = stream
+        self.size = size
+        self.eof = False
+        self._buffer = b""
+        self._buffer_start = 0
+
+    @property
+    def seekable(self) -> bool:
+        return False
+
+    def open_at(self, offset: int) -> IO[bytes]:
+        raise UploadFailedError("a forward-only stream cannot be reopened; push from a file to allow restarts")
+
+    def take(self, offset: int, length: int) -> bytes:
+        """The bytes from ``offset``: the rest of the buffered chunk, or the next ``length`` bytes."""
+        buffer_end = self._buffer_start + len(self._buffer)
+        if self._buffer_start <= offset < buffer_end:
+            return self._buffer[offset - self._buffer_start :]
+        if offset != buffer_end:
+            raise UploadFailedError(f"cannot re-read a forward-only stream at {offset} (buffered up to {buffer_end})")
+        parts: list[bytes] = []
+        wanted = length
+        while wanted > 0:
+            piece = self.stream.read(min(wanted, PIECE_SIZE))
+            if not piece:
+                self.eof = True
+                break
+            parts.append(piece)
+            wanted -= len(piece)
+        self._buffer, self._buffer_start = b"".join(parts), offset
+        return self._buffer
+
+    def at_end(self, offset: int) -> bool:
+        return self.eof and offset >= self._buffer_start + len(self._buffer)
+
+
+@dataclass
+class PushResult:
+    digest: str
+    size: int
+    skipped: bool = False
+    mounted: bool = False
+    resumes: int = 0
+    restarts: int = 0
+    bytes_sent: int = 0
+    bytes_resent: int = 0
+    seconds: float = 0.0
+
+    def as_xcom(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "size": self.size,
+            "skipped": self.skipped,
+            "mounted": self.mounted,
+            "resumes": self.resumes,
+            "restarts": self.restarts,
+            "bytes_resent": self.bytes_resent,
+        }
+
+
+@dataclass
+class BlobCounts:
+    """How the blobs of an image push or copy got there; both report these."""
+
+    blobs_uploaded: int = 0
+    blobs_skipped: int = 0
+    blobs_mounted: int = 0
+    bytes_uploaded: int = 0
+
+    def add(self, pushed: PushResult) -> None:
+        if pushed.skipped:
+            self.blobs_skipped += 1
+        elif pushed.mounted:
+            self.blobs_mounted += 1
+        else:
+            self.blobs_uploaded += 1
+            self.bytes_uploaded += pushed.size
+
+
+def as_source(source: Any) -> BlobSource:
+    """Accept a path, ``bytes``, a binary stream, or a ready ``BlobSource``."""
+    if isinstance(source, FileSource | BytesSource | StreamSource) or hasattr(source, "open_at"):
+        return source  # type: ignore[no-any-return]
+    if isinstance(source, bytes | bytearray | memoryview):
+        return BytesSource(bytes(source))
+    if isinstance(source, str | os.PathLike):
+        return FileSource(source)
+    if hasattr(source, "read"):
+        return StreamSource(source)
+    raise InvalidInputError(f"cannot push a {type(source).__name__}: give a path, bytes or a binary stream")
