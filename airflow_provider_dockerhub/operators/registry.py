@@ -180,8 +180,8 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         )
         try:
             destination_registry = destination_hook.registry if destination_hook else source_registry
-            src = source_registry.ops.image(self.source)
-            dst = destination_registry.ops.image(self.destination)
+            src = source_registry.parse_image(self.source)
+            dst = destination_registry.parse_image(self.destination)
             if dst.digest or not dst.tag:
                 raise InvalidInputError(f"destination {self.destination!r} must be repository:tag")
             tags = [dst.tag, *self.extra_tags]

@@ -51,11 +51,9 @@ class DockerHubDigestSensor(DockerHubDeferrableSensor):
         return DigestWatch(self.repository, self.tag, self.condition, self.digest or None)  # type: ignore[arg-type]
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_dockerhub.client.registry.digest_watch import digest_state
-
         watch = self._watch()
         with DockerHubHook(dockerhub_conn_id=self.dockerhub_conn_id) as hook:
-            met, current = hook.registry.run(digest_state(hook.registry.ops, watch))
+            met, current = hook.registry.digest_state(watch)
         self.log.info("%s:%s is at %s (condition %s: %s)", self.repository, self.tag, current, self.condition, met)
         return PokeReturnValue(is_done=met, xcom_value=current)
 

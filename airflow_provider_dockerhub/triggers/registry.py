@@ -47,9 +47,9 @@ class DockerHubDigestTrigger(DockerHubPollingTrigger):
         )
 
     async def check(self, session: AsyncDockerHubSession) -> tuple[bool, dict[str, Any]]:
-        from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch, digest_state
+        from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch
 
         watch = DigestWatch(self.repository, self.tag, self.condition, self.digest)  # type: ignore[arg-type]
-        met, current = await session.registry.run(digest_state(session.registry.ops, watch))
+        met, current = await session.registry.digest_state(watch)
         log.debug("%s:%s is at %s", self.repository, self.tag, current)
         return met, {"digest": current}
