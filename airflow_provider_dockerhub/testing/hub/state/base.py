@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from .audit_log import AuditLog
 from .records import Clock, Invite, Org, Pat, Repo, User
-
-if TYPE_CHECKING:
-    from .audit import AuditLog
 
 
 class StateBase:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .audit import AuditLog
+from .audit_log import AuditLog
 from .groups import GroupState
 from .records import (
     ACTIVE_WINDOW,
