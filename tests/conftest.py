@@ -1,4 +1,7 @@
-"""Test-wide setup: an isolated AIRFLOW_HOME (SQLite, no examples) before anything imports Airflow.
+"""Test-wide setup: an isolated AIRFLOW_HOME (SQLite, no examples) before anything imports Airflow, and the
+shared fixtures: Airflow connections, and the real registries (a token issuer and Debian's ``docker-registry``
+with token auth, with Basic auth and open), each started once per session. Tests that change issuer knobs
+must undo them (``token_issuer.clear_faults()``).
 
 Connections come from ``AIRFLOW_CONN_*`` JSON, as users configure them in deployments.
 """
@@ -8,19 +11,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from hypothesis import settings
+
+from airflow_provider_dockerhub.testing.registry import BasicAuth, LocalRegistry, TokenAuth
+from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="dockerhub-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(_AIRFLOW_HOME, "dags"))
-
-pytest_plugins = ["tests.registry_fixtures"]
 
 # No per-example deadline: a shared 2-core machine (and CI) can stall any example past hypothesis's 200 ms. In CI
 # the examples are derandomized, so a submission's result does not depend on luck; locally they keep exploring.
@@ -57,3 +61,31 @@ def airflow_db() -> str:
     result = subprocess.run([airflow, "db", "migrate"], capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     return os.environ["AIRFLOW_HOME"]
+
+
+TOKEN_USERS = {"alice": "alice-secret", "bob": "bob-secret"}
+BASIC_USERS = {"alice": "alice-secret"}
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> Iterator[TokenIssuer]:
+    with TokenIssuer(users=dict(TOKEN_USERS)) as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="session")
+def token_registry(token_issuer: TokenIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    with LocalRegistry(tmp_path_factory.mktemp("token-registry"), auth=TokenAuth(token_issuer)) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    with LocalRegistry(tmp_path_factory.mktemp("basic-registry"), auth=BasicAuth(dict(BASIC_USERS))) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    with LocalRegistry(tmp_path_factory.mktemp("open-registry")) as registry:
+        yield registry

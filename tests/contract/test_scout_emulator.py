@@ -26,7 +26,7 @@ def test_embedded_subset_is_exactly_what_the_full_schema_gives() -> None:
 
 
 @pytest.fixture
-def emulator() -> ScoutEmulator:
+def scout_emulator() -> ScoutEmulator:
     scout = ScoutEmulator(
         schema_sdl=spec_path("docker-scout-schema.graphql").read_text(),
         token_valid=lambda token: "alice" if token == "hub-jwt" else None,
@@ -52,9 +52,9 @@ def emulator() -> ScoutEmulator:
 
 
 @pytest.fixture
-def session(emulator: ScoutEmulator) -> Iterator[DockerHubSession]:
+def scout_session(scout_emulator: ScoutEmulator) -> Iterator[DockerHubSession]:
     def answer(request: httpx.Request) -> httpx.Response:
-        status, body = emulator.execute(json.loads(request.content), request.headers.get("authorization"))
+        status, body = scout_emulator.execute(json.loads(request.content), request.headers.get("authorization"))
         return httpx.Response(status, json=body)
 
     with respx.mock(assert_all_called=False) as router:
@@ -67,11 +67,11 @@ def session(emulator: ScoutEmulator) -> Iterator[DockerHubSession]:
             yield s
 
 
-def test_client_reads_index_state_packages_and_vulnerabilities(session: DockerHubSession) -> None:
+def test_client_reads_index_state_packages_and_vulnerabilities(scout_session: DockerHubSession) -> None:
     coords = ImageCoordinates.for_registry("registry-1.docker.io", "acme/app", DIGEST)
-    assert session.scout.index_state("acme", coords) == "INDEXING"
-    assert session.scout.index_state("acme", coords) == "INDEXED"
-    image = session.scout.image("acme", coords)
+    assert scout_session.scout.index_state("acme", coords) == "INDEXING"
+    assert scout_session.scout.index_state("acme", coords) == "INDEXED"
+    image = scout_session.scout.image("acme", coords)
     assert image is not None and image.indexed
     (openssl, left_pad) = image.packages
     assert openssl["vulnerabilities"][0]["sourceId"] == "CVE-2024-0001"
@@ -79,24 +79,24 @@ def test_client_reads_index_state_packages_and_vulnerabilities(session: DockerHu
     assert left_pad["licenses"] == ["AGPL-3.0-only"]
 
 
-def test_unknown_image_is_none(session: DockerHubSession) -> None:
+def test_unknown_image_is_none(scout_session: DockerHubSession) -> None:
     coords = ImageCoordinates("hub.docker.com", "acme/other", "sha256:" + "cd" * 32)
-    assert session.scout.image("acme", coords) is None
-    assert session.scout.index_state("acme", coords) == "NONE"
+    assert scout_session.scout.image("acme", coords) is None
+    assert scout_session.scout.index_state("acme", coords) == "NONE"
 
 
-def test_not_entitled_is_a_clear_error(session: DockerHubSession) -> None:
+def test_not_entitled_is_a_clear_error(scout_session: DockerHubSession) -> None:
     coords = ImageCoordinates("hub.docker.com", "acme/app", DIGEST)
     with pytest.raises(ScoutGraphQLError, match="not entitled") as exc:
-        session.scout.image("other-org", coords)
+        scout_session.scout.image("other-org", coords)
     assert exc.value.not_entitled
 
 
-def test_a_query_the_schema_rejects_fails_like_at_scout(emulator: ScoutEmulator) -> None:
-    status, body = emulator.execute({"query": "query { imageSummariesByDigest { nope } }"}, "Bearer hub-jwt")
+def test_a_query_the_schema_rejects_fails_like_at_scout(scout_emulator: ScoutEmulator) -> None:
+    status, body = scout_emulator.execute({"query": "query { imageSummariesByDigest { nope } }"}, "Bearer hub-jwt")
     assert status == 200 and body["errors"] and body["data"] is None
 
 
-def test_unauthenticated_is_401(emulator: ScoutEmulator) -> None:
-    status, _ = emulator.execute({"query": DOCUMENTS["ProviderOrganizationStatus"]}, "Bearer forged")
+def test_unauthenticated_is_401(scout_emulator: ScoutEmulator) -> None:
+    status, _ = scout_emulator.execute({"query": DOCUMENTS["ProviderOrganizationStatus"]}, "Bearer forged")
     assert status == 401

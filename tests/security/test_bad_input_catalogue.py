@@ -1461,39 +1461,41 @@ def pushed(token_registry: LocalRegistry) -> str:
 
 
 @pytest.fixture
-def proxy(token_registry: LocalRegistry) -> Iterator[FaultProxy]:
+def token_proxy(token_registry: LocalRegistry) -> Iterator[FaultProxy]:
     with FaultProxy(token_registry.url) as fault_proxy:
         yield fault_proxy
 
 
-def _proxied(proxy: FaultProxy) -> DockerHubSession:
-    extra = {"registry_url": proxy.url, "allow_destructive": True}
+def _proxied(token_proxy: FaultProxy) -> DockerHubSession:
+    extra = {"registry_url": token_proxy.url, "allow_destructive": True}
     return DockerHubSession(ClientConfig.from_fields("alice", "alice-secret", extra), sleep=lambda _: None)
 
 
 @pytest.mark.registry
 def test_real_registry_manifest_that_does_not_match_its_digest(
-    pushed: str, proxy: FaultProxy, tally: dict[str, set[str]]
+    pushed: str, token_proxy: FaultProxy, tally: dict[str, set[str]]
 ) -> None:
     headers = {"Docker-Content-Digest": pushed, "Content-Type": OCI_MANIFEST}
-    proxy.respond("GET", r"/v2/sec/app/manifests/v1$", 200, OTHER_BYTES, headers=headers)
-    with _proxied(proxy) as session, pytest.raises(DigestMismatchError) as info:
+    token_proxy.respond("GET", r"/v2/sec/app/manifests/v1$", 200, OTHER_BYTES, headers=headers)
+    with _proxied(token_proxy) as session, pytest.raises(DigestMismatchError) as info:
         session.registry.get_manifest("sec/app", "v1")
     assert info.value.expected == pushed and info.value.actual == digest(OTHER_BYTES)
-    assert [r for r in proxy.requests if "/manifests/" in r.path] == [("GET", "/v2/sec/app/manifests/v1", 200)]
-    with _proxied(proxy) as session:  # the real bytes still verify
+    assert [r for r in token_proxy.requests if "/manifests/" in r.path] == [("GET", "/v2/sec/app/manifests/v1", 200)]
+    with _proxied(token_proxy) as session:  # the real bytes still verify
         assert session.registry.get_manifest("sec/app", "v1").digest == pushed
     tally["malformed_replies"].add("real-registry-manifest-digest-mismatch")
 
 
 @pytest.mark.registry
-def test_real_registry_upload_without_location(pushed: str, proxy: FaultProxy, tally: dict[str, set[str]]) -> None:
-    proxy.respond("POST", r"/v2/sec/app/blobs/uploads/$", 202)
-    with _proxied(proxy) as session, pytest.raises(ProtocolError, match="no upload Location"):
+def test_real_registry_upload_without_location(
+    pushed: str, token_proxy: FaultProxy, tally: dict[str, set[str]]
+) -> None:
+    token_proxy.respond("POST", r"/v2/sec/app/blobs/uploads/$", 202)
+    with _proxied(token_proxy) as session, pytest.raises(ProtocolError, match="no upload Location"):
         session.registry.upload_blob("sec/app", b"a blob nobody has pushed yet")
-    posts = [r for r in proxy.requests if r.method == "POST"]
+    posts = [r for r in token_proxy.requests if r.method == "POST"]
     assert posts == [("POST", "/v2/sec/app/blobs/uploads/", 202)]
-    assert not any(r.method in ("PATCH", "PUT") for r in proxy.requests)
+    assert not any(r.method in ("PATCH", "PUT") for r in token_proxy.requests)
     tally["malformed_replies"].add("real-registry-upload-without-location")
 
 

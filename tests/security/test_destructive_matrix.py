@@ -51,7 +51,7 @@ SCIM_TOKEN = "scim-token"
 
 
 @pytest.fixture(scope="module")
-def proxy(token_registry: LocalRegistry) -> Iterator[FaultProxy]:
+def token_proxy(token_registry: LocalRegistry) -> Iterator[FaultProxy]:
     with FaultProxy(token_registry.url) as fault_proxy:
         yield fault_proxy
 
@@ -65,7 +65,7 @@ def direct(token_registry: LocalRegistry) -> Iterator[DockerHubSession]:
 
 
 @pytest.fixture
-def registry_conn(airflow_conn: Callable[..., str], proxy: FaultProxy) -> Callable[[bool], str]:
+def registry_conn(airflow_conn: Callable[..., str], token_proxy: FaultProxy) -> Callable[[bool], str]:
     """A connection to the registry through the proxy, with or without ``allow_destructive``."""
 
     def make(allow: bool) -> str:
@@ -73,16 +73,16 @@ def registry_conn(airflow_conn: Callable[..., str], proxy: FaultProxy) -> Callab
             f"reg_{allow}".lower(),
             login="alice",
             password="alice-secret",
-            registry_url=proxy.url,
+            registry_url=token_proxy.url,
             allow_destructive=allow,
         )
 
     return make
 
 
-def registry_writes(proxy: FaultProxy) -> list[tuple[str, str]]:
+def registry_writes(token_proxy: FaultProxy) -> list[tuple[str, str]]:
     """Writes the registry acted on; a 401 is the token challenge (sent without credentials, changes nothing)."""
-    return [(r.method, r.path) for r in proxy.requests if r.method not in ("GET", "HEAD") and r.outcome != 401]
+    return [(r.method, r.path) for r in token_proxy.requests if r.method not in ("GET", "HEAD") and r.outcome != 401]
 
 
 @pytest.mark.registry
@@ -93,12 +93,12 @@ def test_manifest_delete(
     dry_run: bool,
     *,
     registry_conn: Callable[[bool], str],
-    proxy: FaultProxy,
+    token_proxy: FaultProxy,
     direct: DockerHubSession,
 ) -> None:
     tag = f"del-{allow}-{confirm}-{dry_run}".lower()
     pushed = push_raw(direct.registry, "sec/delete", Image(files={"d": tag.encode()}), tag)
-    proxy.reset_stats()
+    token_proxy.reset_stats()
     op = DockerHubDeleteManifestOperator(
         task_id="delete",
         repository="sec/delete",
@@ -116,7 +116,7 @@ def test_manifest_delete(
             "digest": pushed,
             "deleted": False,
         }
-        assert {r.method for r in proxy.requests} == {"HEAD"}  # resolving the tag is all a dry run does
+        assert {r.method for r in token_proxy.requests} == {"HEAD"}  # resolving the tag is all a dry run does
     elif not confirm:
         with pytest.raises(AirflowFailException, match="confirm_delete=True"):
             op.execute(CONTEXT)
@@ -126,59 +126,59 @@ def test_manifest_delete(
     else:
         assert op.execute(CONTEXT)["deleted"] is True
     if not dry_run and not deleted:
-        assert proxy.requests == []  # refused before the first request
-    assert registry_writes(proxy) == ([("DELETE", f"/v2/sec/delete/manifests/{pushed}")] if deleted else [])
+        assert token_proxy.requests == []  # refused before the first request
+    assert registry_writes(token_proxy) == ([("DELETE", f"/v2/sec/delete/manifests/{pushed}")] if deleted else [])
     assert (direct.registry.head_manifest("sec/delete", pushed) is None) is deleted
 
 
 @pytest.mark.registry
 @pytest.mark.parametrize("allow", BOOLS)
 def test_blob_delete(
-    allow: bool, registry_conn: Callable[[bool], str], proxy: FaultProxy, direct: DockerHubSession
+    allow: bool, registry_conn: Callable[[bool], str], token_proxy: FaultProxy, direct: DockerHubSession
 ) -> None:
     data = f"a blob to delete, allow={allow}".encode()
     blob = direct.registry.upload_blob("sec/blobs", data)
-    proxy.reset_stats()
+    token_proxy.reset_stats()
     with DockerHubHook(dockerhub_conn_id=registry_conn(allow)) as hook:
         if allow:
             hook.registry.delete_blob("sec/blobs", blob)
         else:
             with pytest.raises(DestructiveOperationRefused):
                 hook.registry.delete_blob("sec/blobs", blob)
-    assert registry_writes(proxy) == ([("DELETE", f"/v2/sec/blobs/blobs/{blob}")] if allow else [])
+    assert registry_writes(token_proxy) == ([("DELETE", f"/v2/sec/blobs/blobs/{blob}")] if allow else [])
     if not allow:
-        assert proxy.requests == []
+        assert token_proxy.requests == []
     assert direct.registry.blob_exists("sec/blobs", blob) is not allow
 
 
 @pytest.mark.registry
 @pytest.mark.parametrize("allow", BOOLS)
 def test_blob_push(
-    allow: bool, registry_conn: Callable[[bool], str], proxy: FaultProxy, direct: DockerHubSession, tmp_path: Any
+    allow: bool, registry_conn: Callable[[bool], str], token_proxy: FaultProxy, direct: DockerHubSession, tmp_path: Any
 ) -> None:
     data = f"a blob to push, allow={allow}".encode()
     (tmp_path / "blob").write_bytes(data)
-    proxy.reset_stats()
+    token_proxy.reset_stats()
     op = DockerHubPushBlobOperator(
         task_id="push", repository="sec/push", path=str(tmp_path / "blob"), dockerhub_conn_id=registry_conn(allow)
     )
     if allow:
         assert op.execute(CONTEXT)["digest"] == digest(data)
-        assert ("POST", "/v2/sec/push/blobs/uploads/") in registry_writes(proxy)
+        assert ("POST", "/v2/sec/push/blobs/uploads/") in registry_writes(token_proxy)
     else:
         with pytest.raises(DestructiveOperationRefused):
             op.execute(CONTEXT)
-        assert proxy.requests == []
+        assert token_proxy.requests == []
     assert direct.registry.blob_exists("sec/push", digest(data)) is allow
 
 
 @pytest.mark.registry
 @pytest.mark.parametrize("allow", BOOLS)
 def test_tag_move_by_copy(
-    allow: bool, registry_conn: Callable[[bool], str], proxy: FaultProxy, direct: DockerHubSession
+    allow: bool, registry_conn: Callable[[bool], str], token_proxy: FaultProxy, direct: DockerHubSession
 ) -> None:
     source = push_raw(direct.registry, "sec/copy", Image(files={"c": f"copy {allow}".encode()}), f"rc-{allow}".lower())
-    proxy.reset_stats()
+    token_proxy.reset_stats()
     op = DockerHubCopyImageOperator(
         task_id="copy",
         source=f"sec/copy:rc-{allow}".lower(),
@@ -190,7 +190,7 @@ def test_tag_move_by_copy(
     else:
         with pytest.raises(DestructiveOperationRefused):
             op.execute(CONTEXT)
-        assert proxy.requests == []
+        assert token_proxy.requests == []
     moved = direct.registry.head_manifest("sec/copy", f"release-{allow}".lower())
     assert (moved is not None and moved.digest == source) is allow
 
@@ -199,7 +199,7 @@ def test_tag_move_by_copy(
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[HubEmulator]:
+def hub_server() -> Iterator[HubEmulator]:
     with HubEmulator(
         spec_path=spec_path("docker-hub-api.yaml"),
         users={"alice": "alice-pat", "bob": "bob-pw"},
@@ -211,28 +211,28 @@ def server() -> Iterator[HubEmulator]:
 
 
 @pytest.fixture
-def emu(server: HubEmulator) -> Iterator[HubEmulator]:
-    server.reset()
-    yield server
-    assert server.violations == [], "requests departed from the Hub spec"
+def hub_emulator(hub_server: HubEmulator) -> Iterator[HubEmulator]:
+    hub_server.reset()
+    yield hub_server
+    assert hub_server.violations == [], "requests departed from the Hub spec"
 
 
 @pytest.fixture
-def admin(emu: HubEmulator) -> Iterator[DockerHubSession]:
+def admin(hub_emulator: HubEmulator) -> Iterator[DockerHubSession]:
     """Sets up and reads back state; not the code under test."""
-    extra = {"hub_url": emu.url, "scim_token": SCIM_TOKEN, "allow_destructive": True}
+    extra = {"hub_url": hub_emulator.url, "scim_token": SCIM_TOKEN, "allow_destructive": True}
     with DockerHubSession(ClientConfig.from_fields("alice", "alice-pat", extra)) as session:
         yield session
 
 
 @pytest.fixture
-def hub_conn(airflow_conn: Callable[..., str], emu: HubEmulator) -> Callable[[bool], str]:
+def hub_conn(airflow_conn: Callable[..., str], hub_emulator: HubEmulator) -> Callable[[bool], str]:
     def make(allow: bool) -> str:
         return airflow_conn(
             f"hub_{allow}".lower(),
             login="alice",
             password="alice-pat",
-            hub_url=emu.url,
+            hub_url=hub_emulator.url,
             namespace="acme",
             scim_token=SCIM_TOKEN,
             allow_destructive=allow,
@@ -241,9 +241,13 @@ def hub_conn(airflow_conn: Callable[..., str], emu: HubEmulator) -> Callable[[bo
     return make
 
 
-def hub_writes(emu: HubEmulator) -> list[tuple[str, str]]:
+def hub_writes(hub_emulator: HubEmulator) -> list[tuple[str, str]]:
     """State-changing requests, leaving out the token mint (a POST that changes nothing)."""
-    return [(r.method, r.path) for r in emu.requests if r.method not in ("GET", "HEAD") and r.path != "/v2/auth/token"]
+    return [
+        (r.method, r.path)
+        for r in hub_emulator.requests
+        if r.method not in ("GET", "HEAD") and r.path != "/v2/auth/token"
+    ]
 
 
 @dataclass(frozen=True)
@@ -399,13 +403,13 @@ HUB_OPERATIONS = [
 def test_hub_operation(
     operation: HubOperation,
     allow: bool,
-    emu: HubEmulator,
+    hub_emulator: HubEmulator,
     admin: DockerHubSession,
     hub_conn: Callable[[bool], str],
 ) -> None:
     target = operation.setup(admin)
     assert not operation.done(admin, target)
-    emu.reset_log()
+    hub_emulator.reset_log()
     with DockerHubHook(dockerhub_conn_id=hub_conn(allow)) as hook:
         if allow:
             operation.run(hook, target)
@@ -413,26 +417,26 @@ def test_hub_operation(
             with pytest.raises(DestructiveOperationRefused, match="allow_destructive"):
                 operation.run(hook, target)
     if allow:
-        assert hub_writes(emu) == [operation.request(target)]
+        assert hub_writes(hub_emulator) == [operation.request(target)]
     else:
-        assert emu.requests == []  # refused before any request, the token mint included
+        assert hub_emulator.requests == []  # refused before any request, the token mint included
     assert operation.done(admin, target) is allow
 
 
 def test_invite_dry_run_needs_no_permission_and_invites_nobody(
-    emu: HubEmulator, admin: DockerHubSession, hub_conn: Callable[[bool], str]
+    hub_emulator: HubEmulator, admin: DockerHubSession, hub_conn: Callable[[bool], str]
 ) -> None:
     # ``bulk_invite(dry_run=True)`` only validates on the server, so it is allowed without allow_destructive.
     with DockerHubHook(dockerhub_conn_id=hub_conn(False)) as hook:
         entries = hook.hub.bulk_invite("acme", ["erin@example.com"], dry_run=True)
     assert [e.invitee for e in entries] == ["erin@example.com"]
-    assert [r.body["dry_run"] for r in emu.requests if r.path == "/v2/invites/bulk"] == [True]
+    assert [r.body["dry_run"] for r in hub_emulator.requests if r.path == "/v2/invites/bulk"] == [True]
     assert admin.hub.list_invites("acme") == []
 
 
 @pytest.mark.parametrize(("allow", "dry_run"), list(itertools.product(BOOLS, repeat=2)))
 def test_ensure_repository_creation(
-    allow: bool, dry_run: bool, emu: HubEmulator, admin: DockerHubSession, hub_conn: Callable[[bool], str]
+    allow: bool, dry_run: bool, hub_emulator: HubEmulator, admin: DockerHubSession, hub_conn: Callable[[bool], str]
 ) -> None:
     op = DockerHubEnsureRepositoryOperator(
         task_id="ensure", name="fresh", immutable_tags=["v.*"], dry_run=dry_run, dockerhub_conn_id=hub_conn(allow)
@@ -448,7 +452,7 @@ def test_ensure_repository_creation(
         ("POST", "/v2/namespaces/acme/repositories"),
         ("PATCH", "/v2/namespaces/acme/repositories/fresh/immutabletags"),
     ]
-    assert hub_writes(emu) == (expected if created else [])
+    assert hub_writes(hub_emulator) == (expected if created else [])
     assert admin.hub.repository_exists("acme", "fresh") is created
 
 
@@ -461,15 +465,15 @@ def test_scim_deactivation(
     allow: bool,
     dry_run: bool,
     *,
-    emu: HubEmulator,
+    hub_emulator: HubEmulator,
     admin: DockerHubSession,
     hub_conn: Callable[[bool], str],
 ) -> None:
-    emu.seed_scim_users(3)
-    users = sorted(emu.scim.users.values(), key=lambda u: u.user_name)
+    hub_emulator.seed_scim_users(3)
+    users = sorted(hub_emulator.scim.users.values(), key=lambda u: u.user_name)
     keep = [{"userName": u.user_name, "givenName": "User", "familyName": str(i)} for i, u in enumerate(users[:2])]
     leaving = users[2]
-    emu.reset_log()
+    hub_emulator.reset_log()
     op = DockerHubScimSyncOperator(
         task_id="scim",
         users=keep,
@@ -497,8 +501,8 @@ def test_scim_deactivation(
             op.execute(CONTEXT)
     else:
         assert op.execute(CONTEXT)["applied"] is True
-    assert hub_writes(emu) == ([("PUT", f"/v2/scim/2.0/Users/{leaving.id}")] if deactivated else [])
-    assert {r.method for r in emu.requests} <= ({"GET", "PUT"} if deactivated else {"GET"})
+    assert hub_writes(hub_emulator) == ([("PUT", f"/v2/scim/2.0/Users/{leaving.id}")] if deactivated else [])
+    assert {r.method for r in hub_emulator.requests} <= ({"GET", "PUT"} if deactivated else {"GET"})
     assert admin.scim.get_user(leaving.id).active is not deactivated
 
 
@@ -511,14 +515,14 @@ def test_team_member_removal(
     allow: bool,
     dry_run: bool,
     *,
-    emu: HubEmulator,
+    hub_emulator: HubEmulator,
     admin: DockerHubSession,
     hub_conn: Callable[[bool], str],
 ) -> None:
     admin.hub.create_group("acme", "devs")
     for member in ("alice", "bob"):
         admin.hub.add_group_member("acme", "devs", member)
-    emu.reset_log()
+    hub_emulator.reset_log()
     op = DockerHubEnsureTeamMembersOperator(
         task_id="team",
         team="devs",
@@ -536,22 +540,22 @@ def test_team_member_removal(
     else:
         with pytest.raises(DestructiveOperationRefused, match="allow_destructive"):
             op.execute(CONTEXT)
-    assert hub_writes(emu) == ([("DELETE", "/v2/orgs/acme/groups/devs/members/bob")] if removed else [])
+    assert hub_writes(hub_emulator) == ([("DELETE", "/v2/orgs/acme/groups/devs/members/bob")] if removed else [])
     members = {m.username for m in admin.hub.list_group_members("acme", "devs")}
     assert members == ({"alice"} if removed else {"alice", "bob"})
 
 
 def test_team_members_from_a_template_are_names_not_letters(
-    emu: HubEmulator, admin: DockerHubSession, hub_conn: Callable[[bool], str]
+    hub_emulator: HubEmulator, admin: DockerHubSession, hub_conn: Callable[[bool], str]
 ) -> None:
     # A templated ``members`` renders to a string: iterated as characters it would add users "a", "l", ... and,
     # with allow_removal, remove every real member.
     admin.hub.create_group("acme", "devs")
     for member in ("alice", "bob"):
         admin.hub.add_group_member("acme", "devs", member)
-    emu.reset_log()
+    hub_emulator.reset_log()
     op = DockerHubEnsureTeamMembersOperator(
         task_id="team", team="devs", members="alice, Bob", allow_removal=True, dockerhub_conn_id=hub_conn(True)
     )
     assert op.execute(CONTEXT) == {"added": [], "removed": [], "kept": 2, "dry_run": False}
-    assert hub_writes(emu) == []
+    assert hub_writes(hub_emulator) == []

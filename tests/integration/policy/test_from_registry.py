@@ -66,7 +66,7 @@ PACKAGES = [
 
 
 @pytest.fixture
-def session(token_registry: LocalRegistry, token_issuer: TokenIssuer) -> Iterator[DockerHubSession]:
+def token_session(token_registry: LocalRegistry, token_issuer: TokenIssuer) -> Iterator[DockerHubSession]:
     token_issuer.reset()
     config = ClientConfig.from_fields(
         "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
@@ -90,13 +90,13 @@ def statuses(evidence: Any, **kwargs: Any) -> dict[str, str]:
 # -- attestation manifests in the index ------------------------------------------------------------------------
 
 
-def test_attested_multi_platform_image_is_compliant_but_agpl_is_found(session: DockerHubSession) -> None:
+def test_attested_multi_platform_image_is_compliant_but_agpl_is_found(token_session: DockerHubSession) -> None:
     amd64 = Image(files={"app": b"chain-amd64"}, user="1000:1000")
     arm64 = Image(architecture="arm64", variant="v8", files={"app": b"chain-arm64"}, user="app")
     built = attested_index([(amd64, full_attestation(amd64, PACKAGES)), (arm64, full_attestation(arm64, PACKAGES[:2]))])
-    index_digest = push_index(session.registry, "chain/attested", built, "1.0")
+    index_digest = push_index(token_session.registry, "chain/attested", built, "1.0")
 
-    evidence = gather_registry_evidence(session.registry, "chain/attested", "1.0", platform="linux/amd64")
+    evidence = gather_registry_evidence(token_session.registry, "chain/attested", "1.0", platform="linux/amd64")
     assert evidence.digest == digest(amd64.manifest) and evidence.platform == "linux/amd64"
     assert evidence.reference == "chain/attested:1.0"
     assert (evidence.sbom, evidence.provenance, evidence.user, evidence.config_known) == (True, True, "1000:1000", True)
@@ -121,18 +121,18 @@ def test_attested_multi_platform_image_is_compliant_but_agpl_is_found(session: D
     assert not everything.passed(unknown_ok=True)  # the AGPL package still fails it
 
     # The arm64 image has its own attestation, without the AGPL package: per-platform evidence.
-    arm = gather_registry_evidence(session.registry, "chain/attested", index_digest, platform="linux/arm64")
+    arm = gather_registry_evidence(token_session.registry, "chain/attested", index_digest, platform="linux/arm64")
     assert arm.digest == digest(arm64.manifest) and arm.platform == "linux/arm64/v8"
     assert arm.reference == f"chain/attested@{index_digest}"
     assert statuses(arm) == dict.fromkeys(CHAIN, "compliant")
     assert evaluate(arm, CHAIN).passed()
 
 
-def test_sbom_only_attestation_and_root_user(session: DockerHubSession) -> None:
+def test_sbom_only_attestation_and_root_user(token_session: DockerHubSession) -> None:
     # The pre-existing builder: BuildKit-style, SBOM only (what `docker build --sbom=true` alone produces).
     multi = MultiPlatform([Image(files={"app": b"no-provenance"}, user="root")])
-    push_multi(session.registry, "chain/sbom-only", multi, "v1")
-    evidence = gather_registry_evidence(session.registry, "chain/sbom-only", "v1")  # one platform: none needed
+    push_multi(token_session.registry, "chain/sbom-only", multi, "v1")
+    evidence = gather_registry_evidence(token_session.registry, "chain/sbom-only", "v1")  # one platform: none needed
     assert (evidence.sbom, evidence.provenance, evidence.packages) == (True, False, [])
     assert evidence.sources["provenance"].startswith("none")
     report = evaluate(evidence, CHAIN)
@@ -148,19 +148,19 @@ def test_sbom_only_attestation_and_root_user(session: DockerHubSession) -> None:
 
 
 @pytest.mark.parametrize("user", [None, "0", "0:0", "root:root"])
-def test_root_user_variants_from_real_configs(session: DockerHubSession, user: str | None) -> None:
+def test_root_user_variants_from_real_configs(token_session: DockerHubSession, user: str | None) -> None:
     image = Image(files={"u": f"user-{user}".encode()}, user=user)
-    push_raw(session.registry, "chain/users", image, f"u-{user or 'none'}".replace(":", "-"))
-    evidence = gather_registry_evidence(session.registry, "chain/users", digest(image.manifest))
+    push_raw(token_session.registry, "chain/users", image, f"u-{user or 'none'}".replace(":", "-"))
+    evidence = gather_registry_evidence(token_session.registry, "chain/users", digest(image.manifest))
     assert evidence.config_known and evidence.user == (user or "")
     assert (evidence.sbom, evidence.provenance) == (False, False)  # no index, no referrers: proven absent
     assert statuses(evidence)["default-non-root-user"] == "non_compliant"
 
 
-def test_image_without_any_attestation_is_non_compliant_and_license_unknown(session: DockerHubSession) -> None:
+def test_image_without_any_attestation_is_non_compliant_and_license_unknown(token_session: DockerHubSession) -> None:
     image = Image(files={"bare": b"bare"}, user="nobody")
-    push_raw(session.registry, "chain/bare", image, "v1")
-    evidence = gather_registry_evidence(session.registry, "chain/bare", "v1", platform="linux/amd64")
+    push_raw(token_session.registry, "chain/bare", image, "v1")
+    evidence = gather_registry_evidence(token_session.registry, "chain/bare", "v1", platform="linux/amd64")
     assert evidence.platform == "linux/amd64" and evidence.packages is None
     assert statuses(evidence) == {
         "supply-chain-attestations": "non_compliant",
@@ -168,16 +168,16 @@ def test_image_without_any_attestation_is_non_compliant_and_license_unknown(sess
         "copyleft-license": "unknown",
     }
     with pytest.raises(InvalidInputError, match="is a linux/amd64 image, not linux/arm64"):
-        gather_registry_evidence(session.registry, "chain/bare", "v1", platform="linux/arm64")
+        gather_registry_evidence(token_session.registry, "chain/bare", "v1", platform="linux/arm64")
 
 
-def test_multi_platform_index_needs_a_platform(session: DockerHubSession) -> None:
+def test_multi_platform_index_needs_a_platform(token_session: DockerHubSession) -> None:
     multi = MultiPlatform([Image(files={"p": b"p-amd64"}), Image(architecture="arm64", files={"p": b"p-arm64"})])
-    push_multi(session.registry, "chain/platforms", multi, "v1")
+    push_multi(token_session.registry, "chain/platforms", multi, "v1")
     with pytest.raises(InvalidInputError, match="none given"):
-        gather_registry_evidence(session.registry, "chain/platforms", "v1")
+        gather_registry_evidence(token_session.registry, "chain/platforms", "v1")
     with pytest.raises(InvalidInputError, match="no manifest for platform linux/s390x"):
-        gather_registry_evidence(session.registry, "chain/platforms", "v1", platform="linux/s390x")
+        gather_registry_evidence(token_session.registry, "chain/platforms", "v1", platform="linux/s390x")
 
 
 # -- unreadable attestations: unknown, never a crash -----------------------------------------------------------
@@ -205,11 +205,11 @@ MALFORMED: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
-def test_unreadable_attestations_are_unknown(session: DockerHubSession, case: str) -> None:
+def test_unreadable_attestations_are_unknown(token_session: DockerHubSession, case: str) -> None:
     image = Image(files={"m": f"malformed-{case}".encode()})
     built = attested_index([(image, attestation_manifest(MALFORMED[case](image)))])
-    push_index(session.registry, "chain/malformed", built, case)
-    evidence = gather_registry_evidence(session.registry, "chain/malformed", case)
+    push_index(token_session.registry, "chain/malformed", built, case)
+    evidence = gather_registry_evidence(token_session.registry, "chain/malformed", case)
     assert (evidence.sbom, evidence.provenance, evidence.packages) == (None, None, None)
     assert "unreadable" in evidence.sources["sbom"] and "unreadable" in evidence.sources["provenance"]
     report = evaluate(evidence, CHAIN)
@@ -223,65 +223,71 @@ def test_unreadable_attestations_are_unknown(session: DockerHubSession, case: st
     assert chain is not None and "unreadable" in chain.message
 
 
-def test_statement_about_an_object_within_the_image_counts(session: DockerHubSession) -> None:
+def test_statement_about_an_object_within_the_image_counts(token_session: DockerHubSession) -> None:
     # BuildKit's storage doc allows the subject to be "the target manifest ... or some object within".
     image = Image(files={"w": b"within"}, user="app")
     statements = [
         (SPDX_PREDICATE, in_toto_statement(image.config, SPDX_PREDICATE, spdx_sbom(PACKAGES[:1]))),
         (SLSA_V02, in_toto_statement(image.layer, SLSA_V02, slsa_provenance())),
     ]
-    push_index(session.registry, "chain/within", attested_index([(image, attestation_manifest(statements))]), "v1")
-    evidence = gather_registry_evidence(session.registry, "chain/within", "v1")
+    push_index(
+        token_session.registry, "chain/within", attested_index([(image, attestation_manifest(statements))]), "v1"
+    )
+    evidence = gather_registry_evidence(token_session.registry, "chain/within", "v1")
     assert (evidence.sbom, evidence.provenance) == (True, True)
     assert statuses(evidence) == dict.fromkeys(CHAIN, "compliant")
 
 
-def test_spdx_predicate_that_is_not_spdx_leaves_provenance_intact(session: DockerHubSession) -> None:
+def test_spdx_predicate_that_is_not_spdx_leaves_provenance_intact(token_session: DockerHubSession) -> None:
     image = Image(files={"m": b"bad-spdx"}, user="app")
     statements = [
         (SPDX_PREDICATE, in_toto_statement(image.manifest, SPDX_PREDICATE, {"packages": "all of them"})),
         (SLSA_V1, in_toto_statement(image.manifest, SLSA_V1, slsa_provenance(SLSA_V1))),
     ]
-    push_index(session.registry, "chain/bad-spdx", attested_index([(image, attestation_manifest(statements))]), "v1")
-    evidence = gather_registry_evidence(session.registry, "chain/bad-spdx", "v1")
+    push_index(
+        token_session.registry, "chain/bad-spdx", attested_index([(image, attestation_manifest(statements))]), "v1"
+    )
+    evidence = gather_registry_evidence(token_session.registry, "chain/bad-spdx", "v1")
     assert (evidence.sbom, evidence.provenance, evidence.packages) == (None, True, None)
     assert "not an SPDX 2.x JSON document" in evidence.sources["sbom"]
     assert statuses(evidence)["supply-chain-attestations"] == "unknown"
 
 
-def test_deleted_attestation_manifest_and_blob_are_unknown(session: DockerHubSession) -> None:
+def test_deleted_attestation_manifest_and_blob_are_unknown(token_session: DockerHubSession) -> None:
     image = Image(files={"d": b"deleted-attestation"})
     attestation = full_attestation(image, PACKAGES)
-    push_index(session.registry, "chain/deleted", attested_index([(image, attestation)]), "v1")
+    push_index(token_session.registry, "chain/deleted", attested_index([(image, attestation)]), "v1")
     statement = attestation[1][1]  # the SPDX statement blob
-    session.registry.delete_blob("chain/deleted", digest(statement))
-    evidence = gather_registry_evidence(session.registry, "chain/deleted", "v1")
+    token_session.registry.delete_blob("chain/deleted", digest(statement))
+    evidence = gather_registry_evidence(token_session.registry, "chain/deleted", "v1")
     assert (evidence.sbom, evidence.provenance) == (None, True)
     assert "NotFound" in evidence.sources["sbom"] or "404" in evidence.sources["sbom"]
 
-    session.registry.delete_manifest("chain/deleted", digest(attestation[0]))
-    evidence = gather_registry_evidence(session.registry, "chain/deleted", "v1")
+    token_session.registry.delete_manifest("chain/deleted", digest(attestation[0]))
+    evidence = gather_registry_evidence(token_session.registry, "chain/deleted", "v1")
     assert (evidence.sbom, evidence.provenance) == (None, None)
     assert evidence.sources["sbom"].startswith("unknown: attestation-manifest")
 
 
-def test_oversized_sbom_is_not_read(session: DockerHubSession, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_sbom_is_not_read(token_session: DockerHubSession, monkeypatch: pytest.MonkeyPatch) -> None:
     image = Image(files={"big": b"oversized"})
-    push_index(session.registry, "chain/big", attested_index([(image, full_attestation(image, PACKAGES))]), "v1")
+    push_index(token_session.registry, "chain/big", attested_index([(image, full_attestation(image, PACKAGES))]), "v1")
     monkeypatch.setattr(supply_chain, "MAX_ATTESTATION_SIZE", 256)
-    evidence = gather_registry_evidence(session.registry, "chain/big", "v1")
+    evidence = gather_registry_evidence(token_session.registry, "chain/big", "v1")
     assert evidence.sbom is None and "cap" in evidence.sources["sbom"]
 
 
-def test_request_budgets_bound_the_work(session: DockerHubSession, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_request_budgets_bound_the_work(token_session: DockerHubSession, monkeypatch: pytest.MonkeyPatch) -> None:
     image = Image(files={"budget": b"budget"})
-    push_index(session.registry, "chain/budget", attested_index([(image, full_attestation(image, PACKAGES))]), "v1")
+    push_index(
+        token_session.registry, "chain/budget", attested_index([(image, full_attestation(image, PACKAGES))]), "v1"
+    )
     monkeypatch.setattr(supply_chain, "MAX_BLOBS", 1)
-    evidence = gather_registry_evidence(session.registry, "chain/budget", "v1")
+    evidence = gather_registry_evidence(token_session.registry, "chain/budget", "v1")
     assert (evidence.sbom, evidence.provenance) == (True, None)
     assert "more than 1 attestation blobs" in evidence.sources["provenance"]
     monkeypatch.setattr(supply_chain, "MAX_DOCUMENTS", 0)
-    evidence = gather_registry_evidence(session.registry, "chain/budget", "v1")
+    evidence = gather_registry_evidence(token_session.registry, "chain/budget", "v1")
     assert (evidence.sbom, evidence.provenance) == (None, None)
     assert "more than 0 documents" in evidence.sources["sbom"]
 
@@ -289,17 +295,17 @@ def test_request_budgets_bound_the_work(session: DockerHubSession, monkeypatch: 
 # -- referrers (fallback tag schema on distribution 2.8) -------------------------------------------------------
 
 
-def test_sbom_and_provenance_attached_as_referrers(session: DockerHubSession) -> None:
+def test_sbom_and_provenance_attached_as_referrers(token_session: DockerHubSession) -> None:
     image = Image(files={"r": b"referred"}, user="65532")
-    subject = push_raw(session.registry, "chain/referrers", image, "v1")
+    subject = push_raw(token_session.registry, "chain/referrers", image, "v1")
     sbom = referrer_artifact(image.manifest, SPDX_JSON, [(SPDX_JSON, canonical(spdx_sbom(PACKAGES)), None)])
     statement = in_toto_statement(image.manifest, SLSA_V1, slsa_provenance(SLSA_V1))
     envelope = canonical({"payloadType": IN_TOTO, "payload": base64.b64encode(statement).decode(), "signatures": []})
     provenance = referrer_artifact(image.manifest, IN_TOTO, [(DSSE, envelope, {"in-toto.io/predicate-type": SLSA_V1})])
     signature = referrer_artifact(image.manifest, "application/vnd.dev.cosign.artifact.sig.v1+json", [])
-    push_referrers(session.registry, "chain/referrers", subject, [sbom, provenance, signature])
+    push_referrers(token_session.registry, "chain/referrers", subject, [sbom, provenance, signature])
 
-    evidence = gather_registry_evidence(session.registry, "chain/referrers", "v1")
+    evidence = gather_registry_evidence(token_session.registry, "chain/referrers", "v1")
     assert (evidence.sbom, evidence.provenance, evidence.user) == (True, True, "65532")
     assert evidence.sources["sbom"].startswith("referrer ") and evidence.sources["provenance"].startswith("referrer")
     assert evidence.packages is not None and {p.name for p in evidence.packages} >= {"ghostscript", "express"}
@@ -312,9 +318,9 @@ def test_sbom_and_provenance_attached_as_referrers(session: DockerHubSession) ->
     assert statuses(evidence, config=config)["copyleft-license"] == "compliant"
 
 
-def test_cyclonedx_referrer_with_license_expressions(session: DockerHubSession) -> None:
+def test_cyclonedx_referrer_with_license_expressions(token_session: DockerHubSession) -> None:
     image = Image(files={"c": b"cyclonedx"}, user="app")
-    subject = push_raw(session.registry, "chain/cyclonedx", image, "v1")
+    subject = push_raw(token_session.registry, "chain/cyclonedx", image, "v1")
     bom = cyclonedx_sbom(
         [
             {"type": "library", "name": "left-pad", "version": "1.3.0", "purl": "pkg:npm/left-pad@1.3.0",
@@ -326,8 +332,8 @@ def test_cyclonedx_referrer_with_license_expressions(session: DockerHubSession) 
         ]
     )  # fmt: skip
     artifact = referrer_artifact(image.manifest, CYCLONEDX_JSON, [(CYCLONEDX_JSON, canonical(bom), None)])
-    push_referrers(session.registry, "chain/cyclonedx", subject, [artifact])
-    evidence = gather_registry_evidence(session.registry, "chain/cyclonedx", "v1")
+    push_referrers(token_session.registry, "chain/cyclonedx", subject, [artifact])
+    evidence = gather_registry_evidence(token_session.registry, "chain/cyclonedx", "v1")
     assert (evidence.sbom, evidence.provenance) == (True, False)
     assert evidence.packages is not None
     assert {p.name: p.licenses for p in evidence.packages} == {
@@ -339,15 +345,15 @@ def test_cyclonedx_referrer_with_license_expressions(session: DockerHubSession) 
     assert copyleft.status == "non_compliant" and copyleft.violations[0]["package"] == "pkg:golang/mongo-tools@100.9.0"
 
 
-def test_referrer_whose_subject_is_another_image_is_unknown(session: DockerHubSession) -> None:
+def test_referrer_whose_subject_is_another_image_is_unknown(token_session: DockerHubSession) -> None:
     image = Image(files={"s": b"stale-fallback"})
-    subject = push_raw(session.registry, "chain/stale", image, "v1")
+    subject = push_raw(token_session.registry, "chain/stale", image, "v1")
     other = _other_image()
-    push_raw(session.registry, "chain/stale", other)
+    push_raw(token_session.registry, "chain/stale", other)
     # The fallback tag of this image lists an SBOM whose manifest names another image as its subject.
     stray = referrer_artifact(other.manifest, SPDX_JSON, [(SPDX_JSON, canonical(spdx_sbom(PACKAGES)), None)])
-    push_referrers(session.registry, "chain/stale", subject, [stray])
-    evidence = gather_registry_evidence(session.registry, "chain/stale", "v1")
+    push_referrers(token_session.registry, "chain/stale", subject, [stray])
+    evidence = gather_registry_evidence(token_session.registry, "chain/stale", "v1")
     assert evidence.sbom is None and f"not {subject}" in evidence.sources["sbom"]
     assert evidence.provenance is None  # what that document was is unknown: it could have been anything
 

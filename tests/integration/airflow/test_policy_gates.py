@@ -37,7 +37,7 @@ class FakeTI:
 
 
 @pytest.fixture
-def conn(airflow_conn: Callable[..., str], token_registry: LocalRegistry) -> str:
+def token_registry_conn(airflow_conn: Callable[..., str], token_registry: LocalRegistry) -> str:
     return airflow_conn(
         "dh_gate",
         login="alice",
@@ -49,7 +49,7 @@ def conn(airflow_conn: Callable[..., str], token_registry: LocalRegistry) -> str
 
 
 @pytest.fixture
-def session(token_registry: LocalRegistry) -> Iterator[DockerHubSession]:
+def token_session(token_registry: LocalRegistry) -> Iterator[DockerHubSession]:
     config = ClientConfig.from_fields(
         "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
     )
@@ -58,7 +58,7 @@ def session(token_registry: LocalRegistry) -> Iterator[DockerHubSession]:
 
 
 def build_and_push(
-    session: DockerHubSession,
+    token_session: DockerHubSession,
     tmp: Path,
     repository: str,
     tag: str,
@@ -69,7 +69,7 @@ def build_and_push(
 ) -> str:
     spec = ImageSpec(files={"app/run": f"#!/bin/sh\necho {repository}:{tag}\n".encode()}, user=user, packages=packages)
     layout = build_oci_layout(tmp / f"{repository.replace('/', '_')}-{tag}", [spec], attestations=attestations)
-    push_layout(session.registry, layout.path, repository, [tag])
+    push_layout(token_session.registry, layout.path, repository, [tag])
     return layout.manifests["linux/amd64"]
 
 
@@ -79,10 +79,12 @@ def run(gate: Any) -> tuple[dict[str, Any], FakeTI]:
 
 
 def test_supply_chain_gate_passes_an_attested_non_root_image(
-    conn: str, session: DockerHubSession, tmp_path: Path
+    token_registry_conn: str, token_session: DockerHubSession, tmp_path: Path
 ) -> None:
-    digest = build_and_push(session, tmp_path, "gate/good", "1.0", packages=(SbomPackage("zlib", "1.3", "Zlib"),))
-    result, ti = run(DockerHubSupplyChainGateOperator(task_id="g", image="gate/good:1.0", dockerhub_conn_id=conn))
+    digest = build_and_push(token_session, tmp_path, "gate/good", "1.0", packages=(SbomPackage("zlib", "1.3", "Zlib"),))
+    result, ti = run(
+        DockerHubSupplyChainGateOperator(task_id="g", image="gate/good:1.0", dockerhub_conn_id=token_registry_conn)
+    )
     assert result["passed"] is True and result["failures"] == [] and result["digest"] == digest
     statuses = {r["id"]: r["status"] for r in result["report"]["results"]}
     assert statuses == {
@@ -98,10 +100,14 @@ def test_supply_chain_gate_passes_an_attested_non_root_image(
     ("on_failure", "outcome"), [("fail", AirflowFailException), ("skip", AirflowSkipException), ("warn", None)]
 )
 def test_supply_chain_gate_decisions(
-    conn: str, session: DockerHubSession, tmp_path: Path, on_failure: str, outcome: type[Exception] | None
+    token_registry_conn: str,
+    token_session: DockerHubSession,
+    tmp_path: Path,
+    on_failure: str,
+    outcome: type[Exception] | None,
 ) -> None:
     build_and_push(
-        session,
+        token_session,
         tmp_path,
         "gate/bad",
         "1.0",
@@ -110,7 +116,7 @@ def test_supply_chain_gate_decisions(
         packages=(SbomPackage("ghostscript", "9.5", "AGPL-3.0-only"),),
     )
     gate = DockerHubSupplyChainGateOperator(
-        task_id="g", image="gate/bad:1.0", on_failure=on_failure, dockerhub_conn_id=conn
+        task_id="g", image="gate/bad:1.0", on_failure=on_failure, dockerhub_conn_id=token_registry_conn
     )
     if outcome is None:
         result, _ = run(gate)
@@ -123,17 +129,19 @@ def test_supply_chain_gate_decisions(
 
 
 def test_copyleft_licence_in_the_sbom_fails_with_the_package_named(
-    conn: str, session: DockerHubSession, tmp_path: Path
+    token_registry_conn: str, token_session: DockerHubSession, tmp_path: Path
 ) -> None:
     build_and_push(
-        session,
+        token_session,
         tmp_path,
         "gate/agpl",
         "1.0",
         packages=(SbomPackage("ghostscript", "9.5", "AGPL-3.0-only", "pkg:deb/debian/ghostscript@9.5"),),
     )
     result, _ = run(
-        DockerHubSupplyChainGateOperator(task_id="g", image="gate/agpl:1.0", on_failure="warn", dockerhub_conn_id=conn)
+        DockerHubSupplyChainGateOperator(
+            task_id="g", image="gate/agpl:1.0", on_failure="warn", dockerhub_conn_id=token_registry_conn
+        )
     )
     (copyleft,) = [r for r in result["report"]["results"] if r["id"] == "copyleft-license"]
     assert copyleft["status"] == "non_compliant"
@@ -171,21 +179,25 @@ def scout_image(registry: LocalRegistry, repository: str, digest: str, vulns: li
 
 
 def test_scout_gate_fails_on_a_fixable_high_and_passes_with_an_allow_list(
-    conn: str, session: DockerHubSession, tmp_path: Path, scout: ScoutEmulator, token_registry: LocalRegistry
+    token_registry_conn: str,
+    token_session: DockerHubSession,
+    tmp_path: Path,
+    scout: ScoutEmulator,
+    token_registry: LocalRegistry,
 ) -> None:
-    digest = build_and_push(session, tmp_path, "gate/scout", "1.0")
+    digest = build_and_push(token_session, tmp_path, "gate/scout", "1.0")
     scout.add_image(
         scout_image(
             token_registry, "gate/scout", digest, [vulnerability("CVE-2024-1111", "HIGH", fixed_by="3.0.13", score=7.5)]
         )
     )
-    gate = DockerHubScoutPolicyGateOperator(task_id="g", image="gate/scout:1.0", dockerhub_conn_id=conn)
+    gate = DockerHubScoutPolicyGateOperator(task_id="g", image="gate/scout:1.0", dockerhub_conn_id=token_registry_conn)
     with pytest.raises(AirflowFailException, match="fixable-vulnerabilities"):
         run(gate)
     allowed = DockerHubScoutPolicyGateOperator(
         task_id="g",
         image="gate/scout:1.0",
-        dockerhub_conn_id=conn,
+        dockerhub_conn_id=token_registry_conn,
         allow_list=[{"id": "CVE-2024-1111", "expires": "2999-01-01", "reason": "not reachable"}],
     )
     result, _ = run(allowed)
@@ -195,7 +207,7 @@ def test_scout_gate_fails_on_a_fixable_high_and_passes_with_an_allow_list(
     expired = DockerHubScoutPolicyGateOperator(
         task_id="g",
         image="gate/scout:1.0",
-        dockerhub_conn_id=conn,
+        dockerhub_conn_id=token_registry_conn,
         allow_list=[{"id": "CVE-2024-1111", "expires": "2020-01-01"}],
     )
     with pytest.raises(AirflowFailException):
@@ -203,23 +215,30 @@ def test_scout_gate_fails_on_a_fixable_high_and_passes_with_an_allow_list(
 
 
 def test_scout_gate_unknown_until_indexed(
-    conn: str, session: DockerHubSession, tmp_path: Path, scout: ScoutEmulator, token_registry: LocalRegistry
+    token_registry_conn: str,
+    token_session: DockerHubSession,
+    tmp_path: Path,
+    scout: ScoutEmulator,
+    token_registry: LocalRegistry,
 ) -> None:
-    digest = build_and_push(session, tmp_path, "gate/pending", "1.0")
+    digest = build_and_push(token_session, tmp_path, "gate/pending", "1.0")
     image = scout_image(token_registry, "gate/pending", digest, [])
     image.polls_until_indexed = 5
     scout.add_image(image)
     with pytest.raises(AirflowFailException, match="fixable-vulnerabilities"):
         run(
             DockerHubScoutPolicyGateOperator(
-                task_id="g", image="gate/pending:1.0", dockerhub_conn_id=conn, policies=["fixable-vulnerabilities"]
+                task_id="g",
+                image="gate/pending:1.0",
+                dockerhub_conn_id=token_registry_conn,
+                policies=["fixable-vulnerabilities"],
             )
         )
     result, _ = run(
         DockerHubScoutPolicyGateOperator(
             task_id="g",
             image="gate/pending:1.0",
-            dockerhub_conn_id=conn,
+            dockerhub_conn_id=token_registry_conn,
             policies=["fixable-vulnerabilities"],
             unknown_ok=True,
         )
@@ -228,16 +247,20 @@ def test_scout_gate_unknown_until_indexed(
 
 
 def test_scout_gate_with_baseline_fails_only_on_what_got_worse(
-    conn: str, session: DockerHubSession, tmp_path: Path, scout: ScoutEmulator, token_registry: LocalRegistry
+    token_registry_conn: str,
+    token_session: DockerHubSession,
+    tmp_path: Path,
+    scout: ScoutEmulator,
+    token_registry: LocalRegistry,
 ) -> None:
-    old = build_and_push(session, tmp_path, "gate/base", "prod")
-    new = build_and_push(session, tmp_path, "gate/base", "rc", user="65533")
+    old = build_and_push(token_session, tmp_path, "gate/base", "prod")
+    new = build_and_push(token_session, tmp_path, "gate/base", "rc", user="65533")
     known = vulnerability("CVE-2024-2222", "CRITICAL", fixed_by="1.1")
     scout.add_image(scout_image(token_registry, "gate/base", old, [known]))
     scout.add_image(scout_image(token_registry, "gate/base", new, [known]))
     result, _ = run(
         DockerHubScoutPolicyGateOperator(
-            task_id="g", image="gate/base:rc", baseline="gate/base:prod", dockerhub_conn_id=conn
+            task_id="g", image="gate/base:rc", baseline="gate/base:prod", dockerhub_conn_id=token_registry_conn
         )
     )
     assert result["passed"] is True  # non-compliant, but no worse than production
@@ -247,27 +270,27 @@ def test_scout_gate_with_baseline_fails_only_on_what_got_worse(
     with pytest.raises(AirflowFailException, match="worse than gate/base:prod"):
         run(
             DockerHubScoutPolicyGateOperator(
-                task_id="g", image="gate/base:rc", baseline="gate/base:prod", dockerhub_conn_id=conn
+                task_id="g", image="gate/base:rc", baseline="gate/base:prod", dockerhub_conn_id=token_registry_conn
             )
         )
 
 
 def test_scout_gate_not_entitled_is_a_clear_error(
-    conn: str, session: DockerHubSession, tmp_path: Path, scout: ScoutEmulator
+    token_registry_conn: str, token_session: DockerHubSession, tmp_path: Path, scout: ScoutEmulator
 ) -> None:
     from airflow_provider_dockerhub.client.scout.api import ScoutGraphQLError
 
-    build_and_push(session, tmp_path, "gate/ent", "1.0")
+    build_and_push(token_session, tmp_path, "gate/ent", "1.0")
     with pytest.raises(ScoutGraphQLError, match="not entitled"):
         run(
             DockerHubScoutPolicyGateOperator(
-                task_id="g", image="gate/ent:1.0", organization="other-org", dockerhub_conn_id=conn
+                task_id="g", image="gate/ent:1.0", organization="other-org", dockerhub_conn_id=token_registry_conn
             )
         )
 
 
-def test_gate_on_a_missing_image_says_so(conn: str) -> None:
+def test_gate_on_a_missing_image_says_so(token_registry_conn: str) -> None:
     from airflow_provider_dockerhub.client import NotFoundError
 
     with pytest.raises(NotFoundError, match="gate/none"):
-        run(DockerHubSupplyChainGateOperator(task_id="g", image="gate/none:1.0", dockerhub_conn_id=conn))
+        run(DockerHubSupplyChainGateOperator(task_id="g", image="gate/none:1.0", dockerhub_conn_id=token_registry_conn))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "example_dags"
+EXAMPLES = Path(__file__).resolve().parents[3] / "example_dags"
 EXPECTED = {
     "dockerhub_release_gate",
     "dockerhub_deploy_on_new_image",

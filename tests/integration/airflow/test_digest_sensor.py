@@ -23,7 +23,9 @@ pytestmark = pytest.mark.registry
 
 
 @pytest.fixture
-def conn(airflow_conn: Callable[..., str], token_registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch) -> str:
+def token_registry_conn(
+    airflow_conn: Callable[..., str], token_registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch
+) -> str:
     monkeypatch.setenv("REGISTRY_URL_FOR_TEST", token_registry.url)
     return airflow_conn(
         "dh_sensor", login="alice", password="alice-secret", registry_url=token_registry.url, allow_destructive=True
@@ -31,7 +33,7 @@ def conn(airflow_conn: Callable[..., str], token_registry: LocalRegistry, monkey
 
 
 @pytest.fixture(scope="module")
-def pushed(token_registry: LocalRegistry) -> dict[str, str]:
+def pushed_image(token_registry: LocalRegistry) -> dict[str, str]:
     config = ClientConfig.from_fields(
         "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
     )
@@ -62,16 +64,28 @@ SCENARIOS = [
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s[0]}-{s[1]}-{s[2]}")
-def test_poke_and_trigger_agree(conn: str, pushed: dict[str, str], scenario: tuple[str, str, str | None, bool]) -> None:
+def test_poke_and_trigger_agree(
+    token_registry_conn: str, pushed_image: dict[str, str], scenario: tuple[str, str, str | None, bool]
+) -> None:
     condition, tag, digest_key, met = scenario
-    digest = pushed[digest_key] if digest_key else None
+    digest = pushed_image[digest_key] if digest_key else None
     sensor = DockerHubDigestSensor(
-        task_id="s", repository="sensor/app", tag=tag, condition=condition, digest=digest, dockerhub_conn_id=conn
+        task_id="s",
+        repository="sensor/app",
+        tag=tag,
+        condition=condition,
+        digest=digest,
+        dockerhub_conn_id=token_registry_conn,
     )
     poked = sensor.poke({})
     assert poked.is_done is met
     trigger = DockerHubDigestTrigger(
-        dockerhub_conn_id=conn, repository="sensor/app", tag=tag, condition=condition, digest=digest, poll_interval=0.2
+        dockerhub_conn_id=token_registry_conn,
+        repository="sensor/app",
+        tag=tag,
+        condition=condition,
+        digest=digest,
+        poll_interval=0.2,
     )
     if met:
         event = first_event(trigger)
@@ -81,13 +95,13 @@ def test_poke_and_trigger_agree(conn: str, pushed: dict[str, str], scenario: tup
             first_event(trigger, timeout=1.0)
 
 
-def test_trigger_serializes_to_its_own_kwargs(pushed: dict[str, str]) -> None:
+def test_trigger_serializes_to_its_own_kwargs(pushed_image: dict[str, str]) -> None:
     trigger = DockerHubDigestTrigger(
         dockerhub_conn_id="c",
         repository="sensor/app",
         tag="stable",
         condition="changed",
-        digest=pushed["stable"],
+        digest=pushed_image["stable"],
         poll_interval=5,
     )
     classpath, kwargs = trigger.serialize()
@@ -97,18 +111,18 @@ def test_trigger_serializes_to_its_own_kwargs(pushed: dict[str, str]) -> None:
         "repository": "sensor/app",
         "tag": "stable",
         "condition": "changed",
-        "digest": pushed["stable"],
+        "digest": pushed_image["stable"],
         "poll_interval": 5.0,
     }
     assert DockerHubDigestTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
-def test_sensor_pokes_once_then_defers_with_its_timeout(conn: str) -> None:
+def test_sensor_pokes_once_then_defers_with_its_timeout(token_registry_conn: str) -> None:
     sensor = DockerHubDigestSensor(
         task_id="s",
         repository="sensor/app",
         tag="not-yet",
-        dockerhub_conn_id=conn,
+        dockerhub_conn_id=token_registry_conn,
         deferrable=True,
         timeout=123,
         poke_interval=7,
@@ -121,15 +135,15 @@ def test_sensor_pokes_once_then_defers_with_its_timeout(conn: str) -> None:
     assert deferred.value.method_name == "execute_complete"
 
 
-def test_sensor_returns_at_once_when_already_met(conn: str, pushed: dict[str, str]) -> None:
+def test_sensor_returns_at_once_when_already_met(token_registry_conn: str, pushed_image: dict[str, str]) -> None:
     sensor = DockerHubDigestSensor(
-        task_id="s", repository="sensor/app", tag="stable", dockerhub_conn_id=conn, deferrable=True
+        task_id="s", repository="sensor/app", tag="stable", dockerhub_conn_id=token_registry_conn, deferrable=True
     )
-    assert sensor.execute({}) == pushed["stable"]
+    assert sensor.execute({}) == pushed_image["stable"]
 
 
-def test_execute_complete_turns_error_events_into_failures(conn: str) -> None:
-    sensor = DockerHubDigestSensor(task_id="s", repository="sensor/app", tag="x", dockerhub_conn_id=conn)
+def test_execute_complete_turns_error_events_into_failures(token_registry_conn: str) -> None:
+    sensor = DockerHubDigestSensor(task_id="s", repository="sensor/app", tag="x", dockerhub_conn_id=token_registry_conn)
     assert sensor.execute_complete({}, {"status": "success", "digest": "sha256:" + "a" * 64}) == "sha256:" + "a" * 64
     with pytest.raises(Exception, match=r"AuthenticationError|denied"):
         sensor.execute_complete({}, {"status": "error", "error_type": "AuthenticationError", "message": "denied"})
@@ -145,12 +159,14 @@ def test_trigger_reports_auth_errors_as_an_event(
     assert event["status"] == "error" and event["error_type"] == "AuthenticationError"
 
 
-def test_trigger_reports_bad_input_as_an_event(conn: str) -> None:
-    event = first_event(DockerHubDigestTrigger(dockerhub_conn_id=conn, repository="Bad/Name", tag="x"))
+def test_trigger_reports_bad_input_as_an_event(token_registry_conn: str) -> None:
+    event = first_event(DockerHubDigestTrigger(dockerhub_conn_id=token_registry_conn, repository="Bad/Name", tag="x"))
     assert event["status"] == "error" and event["error_type"] == "InvalidInputError"
 
 
-def test_trigger_waits_for_a_change(conn: str, token_registry: LocalRegistry, pushed: dict[str, str]) -> None:
+def test_trigger_waits_for_a_change(
+    token_registry_conn: str, token_registry: LocalRegistry, pushed_image: dict[str, str]
+) -> None:
     config = ClientConfig.from_fields(
         "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
     )
@@ -169,7 +185,7 @@ def test_trigger_waits_for_a_change(conn: str, token_registry: LocalRegistry, pu
     started = time.monotonic()
     event = first_event(
         DockerHubDigestTrigger(
-            dockerhub_conn_id=conn,
+            dockerhub_conn_id=token_registry_conn,
             repository="sensor/app",
             tag="moving",
             condition="changed",
@@ -222,7 +238,7 @@ with DAG("digest_sensor_dag_test", schedule=None, start_date=datetime(2026, 1, 1
 """
 
 
-def test_deferred_sensor_in_airflow_dags_test(airflow_db: str, conn: str, tmp_path, monkeypatch) -> None:
+def test_deferred_sensor_in_airflow_dags_test(airflow_db: str, token_registry_conn: str, tmp_path, monkeypatch) -> None:
     import os
     import subprocess
     import sys
@@ -256,14 +272,14 @@ class _TI:
         return None
 
 
-def test_reschedule_mode_frees_the_worker_between_pokes(conn: str) -> None:
+def test_reschedule_mode_frees_the_worker_between_pokes(token_registry_conn: str) -> None:
     from airflow.sdk.exceptions import AirflowRescheduleException
 
     sensor = DockerHubDigestSensor(
         task_id="s",
         repository="sensor/app",
         tag="not-yet",
-        dockerhub_conn_id=conn,
+        dockerhub_conn_id=token_registry_conn,
         mode="reschedule",
         poke_interval=30,
         timeout=600,
@@ -272,14 +288,14 @@ def test_reschedule_mode_frees_the_worker_between_pokes(conn: str) -> None:
         sensor.execute({"ti": _TI()})
 
 
-def test_soft_fail_turns_a_deferral_timeout_into_a_skip(conn: str) -> None:
+def test_soft_fail_turns_a_deferral_timeout_into_a_skip(token_registry_conn: str) -> None:
     from airflow.sdk.exceptions import AirflowSkipException, TaskDeferralTimeout
 
     sensor = DockerHubDigestSensor(
         task_id="s",
         repository="sensor/app",
         tag="not-yet",
-        dockerhub_conn_id=conn,
+        dockerhub_conn_id=token_registry_conn,
         deferrable=True,
         soft_fail=True,
         timeout=1,

@@ -55,7 +55,7 @@ CLOCK = ShiftedClock()
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[HubEmulator]:
+def hub_server() -> Iterator[HubEmulator]:
     with HubEmulator(
         spec_path=spec_path("docker-hub-api.yaml"),
         users={"alice": "alice-pat", "bob": "bob-pw"},
@@ -68,22 +68,22 @@ def server() -> Iterator[HubEmulator]:
 
 
 @pytest.fixture
-def emu(server: HubEmulator) -> Iterator[HubEmulator]:
+def hub_emulator(hub_server: HubEmulator) -> Iterator[HubEmulator]:
     CLOCK.offset = 0.0
-    server.reset()
-    yield server
+    hub_server.reset()
+    yield hub_server
     CLOCK.offset = 0.0
-    assert server.violations == [], "requests departed from the spec"
-    assert server.response_violations == [], "responses departed from the spec"
+    assert hub_server.violations == [], "requests departed from the spec"
+    assert hub_server.response_violations == [], "responses departed from the spec"
 
 
 @pytest.fixture
-def conn(airflow_conn: Callable[..., str], emu: HubEmulator) -> Callable[..., str]:
+def hub_conn(airflow_conn: Callable[..., str], hub_emulator: HubEmulator) -> Callable[..., str]:
     """A ``dockerhub`` connection to the emulator: ``conn()`` may write, ``conn(allow_destructive=False)`` not."""
 
     def make(conn_id: str = "dh_admin", **extra: Any) -> str:
         fields: dict[str, Any] = {
-            "hub_url": emu.url,
+            "hub_url": hub_emulator.url,
             "namespace": "acme",
             "scim_token": "scim-token",
             "allow_destructive": True,
@@ -94,9 +94,9 @@ def conn(airflow_conn: Callable[..., str], emu: HubEmulator) -> Callable[..., st
     return make
 
 
-def client(emu: HubEmulator) -> DockerHubSession:
+def client(hub_emulator: HubEmulator) -> DockerHubSession:
     """A direct client session for setting up and reading back (not the code under test)."""
-    extra = {"hub_url": emu.url, "scim_token": "scim-token", "allow_destructive": True}
+    extra = {"hub_url": hub_emulator.url, "scim_token": "scim-token", "allow_destructive": True}
     return DockerHubSession(ClientConfig.from_fields("alice", "alice-pat", extra))
 
 
@@ -104,16 +104,20 @@ def interval(start: str, end: str) -> dict[str, Any]:
     return {"data_interval_start": pendulum.parse(start), "data_interval_end": pendulum.parse(end)}
 
 
-def writes(emu: HubEmulator) -> list[tuple[str, str]]:
+def writes(hub_emulator: HubEmulator) -> list[tuple[str, str]]:
     """Every state-changing request, leaving out the token mint (a POST that changes nothing)."""
-    return [(r.method, r.path) for r in emu.requests if r.method not in ("GET", "HEAD") and r.path != "/v2/auth/token"]
+    return [
+        (r.method, r.path)
+        for r in hub_emulator.requests
+        if r.method not in ("GET", "HEAD") and r.path != "/v2/auth/token"
+    ]
 
 
 # -- SCIM sync ------------------------------------------------------------------------------------------------
 
 
-def scim_state(emu: HubEmulator) -> dict[str, tuple[str, str, bool]]:
-    return {u.user_name.lower(): (u.given_name, u.family_name, u.active) for u in emu.scim.users.values()}
+def scim_state(hub_emulator: HubEmulator) -> dict[str, tuple[str, str, bool]]:
+    return {u.user_name.lower(): (u.given_name, u.family_name, u.active) for u in hub_emulator.scim.users.values()}
 
 
 def seeded(i: int) -> dict[str, str]:
@@ -129,15 +133,17 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def scim_calls(emu: HubEmulator) -> list[tuple[str, str]]:
-    return [(r.method, "/Users/{id}" if r.path.startswith(SCIM_USERS + "/") else "/Users") for r in emu.requests]
+def scim_calls(hub_emulator: HubEmulator) -> list[tuple[str, str]]:
+    return [
+        (r.method, "/Users/{id}" if r.path.startswith(SCIM_USERS + "/") else "/Users") for r in hub_emulator.requests
+    ]
 
 
 def test_scim_sync_from_csv_applies_one_request_per_change_then_nothing(
-    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path
 ) -> None:
-    emu.seed_scim_users(250)  # user000001..user000250, active
-    emu.seed_scim_users(1, active=False)  # user000251, deprovisioned earlier
+    hub_emulator.seed_scim_users(250)  # user000001..user000250, active
+    hub_emulator.seed_scim_users(1, active=False)  # user000251, deprovisioned earlier
     rows = [seeded(i) for i in range(1, 246)]
     rows[4]["givenName"] = "Renamed"  # user000005: an update
     rows.append({**seeded(246), "active": "false"})  # explicitly inactive: a deactivation
@@ -147,7 +153,7 @@ def test_scim_sync_from_csv_applies_one_request_per_change_then_nothing(
     source = write_csv(tmp_path / "users.csv", rows)
 
     op = DockerHubScimSyncOperator(
-        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=conn()
+        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=hub_conn()
     )
     result = op.execute({})
     assert result == {
@@ -160,18 +166,18 @@ def test_scim_sync_from_csv_applies_one_request_per_change_then_nothing(
         "applied": True,
     }
     # One listing pass (251 users at count=200: two pages) and one request per change; no GET per user.
-    assert scim_calls(emu) == [("GET", "/Users")] * 2 + [("POST", "/Users")] * 3 + [("PUT", "/Users/{id}")] * 7
-    assert [r.query.get("startIndex") for r in emu.requests if r.method == "GET"] == ["1", "201"]
-    assert emu.tokens_issued == 0, "SCIM goes with the SCIM token only: no Hub JWT is minted"
-    state = scim_state(emu)
+    assert scim_calls(hub_emulator) == [("GET", "/Users")] * 2 + [("POST", "/Users")] * 3 + [("PUT", "/Users/{id}")] * 7
+    assert [r.query.get("startIndex") for r in hub_emulator.requests if r.method == "GET"] == ["1", "201"]
+    assert hub_emulator.tokens_issued == 0, "SCIM goes with the SCIM token only: no Hub JWT is minted"
+    state = scim_state(hub_emulator)
     assert state["user000005@example.com"] == ("Renamed", "4", True)
     assert [state[f"user{i:06d}@example.com"][2] for i in range(246, 252)] == [False] * 5 + [True]
     assert all(state[f"new{i}@example.com"] == ("New", str(i), True) for i in range(3))
 
     # The same input again: nothing to do, and only the listing pass is sent.
-    emu.reset_log()
+    hub_emulator.reset_log()
     again = DockerHubScimSyncOperator(
-        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=conn()
+        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=hub_conn()
     ).execute({})
     assert again == {
         "create": 0,
@@ -182,17 +188,17 @@ def test_scim_sync_from_csv_applies_one_request_per_change_then_nothing(
         "dry_run": False,
         "applied": True,
     }
-    assert scim_calls(emu) == [("GET", "/Users")] * 2
-    assert scim_state(emu) == state
+    assert scim_calls(hub_emulator) == [("GET", "/Users")] * 2
+    assert scim_state(hub_emulator) == state
 
 
-def test_scim_sync_from_json(emu: HubEmulator, conn: Callable[..., str], tmp_path: Path) -> None:
-    emu.seed_scim_users(10)
+def test_scim_sync_from_json(hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path) -> None:
+    hub_emulator.seed_scim_users(10)
     users = [seeded(i) for i in range(1, 10)] + [{"userName": "Ada.Lovelace@example.com", "givenName": "Ada"}]
     source = tmp_path / "people.json"
     source.write_text(json.dumps({"users": users}))  # the {"users": [...]} envelope; the suffix picks JSON
     result = DockerHubScimSyncOperator(
-        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=conn()
+        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=hub_conn()
     ).execute({})
     # user000010 is gone: 1 of 10 active is exactly the default 10 % guard, which allows it.
     assert {k: result[k] for k in ("create", "update", "reactivate", "deactivate", "unchanged")} == {
@@ -202,17 +208,19 @@ def test_scim_sync_from_json(emu: HubEmulator, conn: Callable[..., str], tmp_pat
         "deactivate": 1,
         "unchanged": 9,
     }
-    assert scim_calls(emu) == [("GET", "/Users"), ("POST", "/Users"), ("PUT", "/Users/{id}")]
-    assert scim_state(emu)["ada.lovelace@example.com"] == ("Ada", "", True)
-    assert scim_state(emu)["user000010@example.com"][2] is False
+    assert scim_calls(hub_emulator) == [("GET", "/Users"), ("POST", "/Users"), ("PUT", "/Users/{id}")]
+    assert scim_state(hub_emulator)["ada.lovelace@example.com"] == ("Ada", "", True)
+    assert scim_state(hub_emulator)["user000010@example.com"][2] is False
 
 
-def test_scim_sync_dry_run_from_users_changes_nothing(emu: HubEmulator, conn: Callable[..., str]) -> None:
-    emu.seed_scim_users(30)
-    before = scim_state(emu)
+def test_scim_sync_dry_run_from_users_changes_nothing(hub_emulator: HubEmulator, hub_conn: Callable[..., str]) -> None:
+    hub_emulator.seed_scim_users(30)
+    before = scim_state(hub_emulator)
     users = [{**seeded(i), "givenName": "Changed"} if i == 2 else seeded(i) for i in range(1, 29)]
     users.append({"userName": "new@example.com"})
-    result = DockerHubScimSyncOperator(task_id="scim", users=users, dry_run=True, dockerhub_conn_id=conn()).execute({})
+    result = DockerHubScimSyncOperator(task_id="scim", users=users, dry_run=True, dockerhub_conn_id=hub_conn()).execute(
+        {}
+    )
     # A dry run plans (and reports) everything, including the deactivations it was not allowed to apply.
     assert result == {
         "create": 1,
@@ -223,91 +231,93 @@ def test_scim_sync_dry_run_from_users_changes_nothing(emu: HubEmulator, conn: Ca
         "dry_run": True,
         "applied": False,
     }
-    assert scim_calls(emu) == [("GET", "/Users")]
-    assert scim_state(emu) == before
+    assert scim_calls(hub_emulator) == [("GET", "/Users")]
+    assert scim_state(hub_emulator) == before
 
 
 @pytest.mark.parametrize(
     ("max_deactivations", "allowed"), [(2, False), (3, True), (0.1, False), (0.15, True), (0, False)]
 )
 def test_scim_sync_deactivation_guard_fails_before_any_write(
-    emu: HubEmulator, conn: Callable[..., str], max_deactivations: float, allowed: bool
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str], max_deactivations: float, allowed: bool
 ) -> None:
-    emu.seed_scim_users(20)
-    before = scim_state(emu)
+    hub_emulator.seed_scim_users(20)
+    before = scim_state(hub_emulator)
     users = [seeded(i) for i in range(1, 18)] + [{"userName": "new@example.com"}]  # 3 of 20 go: 15 %
     op = DockerHubScimSyncOperator(
         task_id="scim",
         users=users,
         max_deactivations=max_deactivations,
         allow_deactivation=True,
-        dockerhub_conn_id=conn(),
+        dockerhub_conn_id=hub_conn(),
     )
     if allowed:
         assert op.execute({})["deactivate"] == 3
-        assert len([c for c in scim_calls(emu) if c[0] != "GET"]) == 4
+        assert len([c for c in scim_calls(hub_emulator) if c[0] != "GET"]) == 4
         return
     with pytest.raises(AirflowFailException, match="max_deactivations allows"):
         op.execute({})
-    assert scim_calls(emu) == [("GET", "/Users")]  # the create was not applied either
-    assert scim_state(emu) == before
+    assert scim_calls(hub_emulator) == [("GET", "/Users")]  # the create was not applied either
+    assert scim_state(hub_emulator) == before
 
 
-def test_scim_sync_deactivation_needs_allow_deactivation(emu: HubEmulator, conn: Callable[..., str]) -> None:
-    emu.seed_scim_users(20)
-    before = scim_state(emu)
+def test_scim_sync_deactivation_needs_allow_deactivation(
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str]
+) -> None:
+    hub_emulator.seed_scim_users(20)
+    before = scim_state(hub_emulator)
     users = [seeded(i) for i in range(1, 20)] + [{"userName": "new@example.com"}]
-    op = DockerHubScimSyncOperator(task_id="scim", users=users, dockerhub_conn_id=conn())
+    op = DockerHubScimSyncOperator(task_id="scim", users=users, dockerhub_conn_id=hub_conn())
     with pytest.raises(AirflowFailException, match="allow_deactivation=True"):
         op.execute({})
-    assert scim_calls(emu) == [("GET", "/Users")]
-    assert scim_state(emu) == before
+    assert scim_calls(hub_emulator) == [("GET", "/Users")]
+    assert scim_state(hub_emulator) == before
 
 
-def test_scim_sync_needs_a_destructive_connection(emu: HubEmulator, conn: Callable[..., str]) -> None:
-    emu.seed_scim_users(5)
-    before = scim_state(emu)
+def test_scim_sync_needs_a_destructive_connection(hub_emulator: HubEmulator, hub_conn: Callable[..., str]) -> None:
+    hub_emulator.seed_scim_users(5)
+    before = scim_state(hub_emulator)
     users = [seeded(i) for i in range(1, 6)] + [{"userName": f"new{i}@example.com"} for i in range(3)]
     op = DockerHubScimSyncOperator(
-        task_id="scim", users=users, dockerhub_conn_id=conn("dh_read", allow_destructive=False)
+        task_id="scim", users=users, dockerhub_conn_id=hub_conn("dh_read", allow_destructive=False)
     )
     with pytest.raises(DestructiveOperationRefused):
         op.execute({})
     # Refused as a whole before the first create, not after some of them.
-    assert scim_calls(emu) == [("GET", "/Users")]
-    assert scim_state(emu) == before
+    assert scim_calls(hub_emulator) == [("GET", "/Users")]
+    assert scim_state(hub_emulator) == before
     # A read-only connection can still review the plan.
     dry = DockerHubScimSyncOperator(
-        task_id="scim", users=users, dry_run=True, dockerhub_conn_id=conn("dh_read", allow_destructive=False)
+        task_id="scim", users=users, dry_run=True, dockerhub_conn_id=hub_conn("dh_read", allow_destructive=False)
     ).execute({})
     assert dry["create"] == 3 and dry["applied"] is False
 
 
 def test_scim_sync_rejects_bad_input_before_any_request(
-    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path
 ) -> None:
     source = write_csv(tmp_path / "users.csv", [seeded(1), {"userName": "not-an-email"}])
     with pytest.raises(InvalidInputError, match="row 2"):
-        DockerHubScimSyncOperator(task_id="scim", source=str(source), dockerhub_conn_id=conn()).execute({})
-    assert emu.requests == []
+        DockerHubScimSyncOperator(task_id="scim", source=str(source), dockerhub_conn_id=hub_conn()).execute({})
+    assert hub_emulator.requests == []
 
 
 # -- audit-log export -----------------------------------------------------------------------------------------
 
 
-def seed_interval_events(emu: HubEmulator) -> None:
+def seed_interval_events(hub_emulator: HubEmulator) -> None:
     # One event a minute from 23:30 to 01:30: the interval [00:00, 01:00) holds 60 of them, with events exactly on
     # both boundaries (00:00 belongs to it, 01:00 to the next interval).
-    emu.seed_audit_events("acme", 121, start="2024-12-31T23:30:00Z", step_seconds=60)
+    hub_emulator.seed_audit_events("acme", 121, start="2024-12-31T23:30:00Z", step_seconds=60)
 
 
 def test_audit_export_is_half_open_complete_and_replaces_on_rerun(
-    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path
 ) -> None:
-    seed_interval_events(emu)
+    seed_interval_events(hub_emulator)
     out_dir = tmp_path / "audit"
     op = DockerHubAuditLogExportOperator(
-        task_id="audit", destination=f"{out_dir}/", page_size=25, dockerhub_conn_id=conn()
+        task_id="audit", destination=f"{out_dir}/", page_size=25, dockerhub_conn_id=hub_conn()
     )
     context = interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")
     result = op.execute(context)
@@ -322,15 +332,15 @@ def test_audit_export_is_half_open_complete_and_replaces_on_rerun(
     assert stamps[0] == "2025-01-01T00:59:00Z" and stamps[-1] == "2025-01-01T00:00:00Z"  # the API's order
     # Each line is the event as the API gave it.
     start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 1, tzinfo=UTC)
-    with client(emu) as session:
+    with client(hub_emulator) as session:
         assert lines == [e.to_json() for e in session.hub.audit_logs("acme", start=start, end=end)]
     assert {(line["account"], line["action"]) for line in lines} == {("acme", "repo.tag.push")}
-    queries = [r.query for r in emu.requests if r.path == AUDIT][:3]
+    queries = [r.query for r in hub_emulator.requests if r.path == AUDIT][:3]
     assert [q["page"] for q in queries] == ["1", "2", "3"]  # 25 + 25 + 10: one page at a time
     assert {(q["from"], q["to"]) for q in queries} == {("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")}
 
     # A late event arrives; the re-run rewrites the interval's file: 61 lines, none twice.
-    emu.seed_audit_events("acme", 1, start="2025-01-01T00:30:30Z", action="org.team.create")
+    hub_emulator.seed_audit_events("acme", 1, start="2025-01-01T00:30:30Z", action="org.team.create")
     assert op.execute(context)["count"] == 61
     again = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(again) == len({json.dumps(e, sort_keys=True) for e in again}) == 61
@@ -338,21 +348,21 @@ def test_audit_export_is_half_open_complete_and_replaces_on_rerun(
 
 
 def test_audit_export_failure_leaves_no_partial_file(
-    emu: HubEmulator, conn: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed_interval_events(emu)
+    seed_interval_events(hub_emulator)
     target = tmp_path / "events.jsonl"
     # No retries, so the injected 503 ends the task at once instead of after the transport's backoff.
-    conn_id = conn("dh_no_retry", max_retries=0)
+    conn_id = hub_conn("dh_no_retry", max_retries=0)
     context = interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")
-    query = emu.state.query_audit
+    query = hub_emulator.state.query_audit
 
     def fail_after_first_page(account: str, **kwargs: Any) -> Any:
         if kwargs["page"] == 1:
-            emu.fail(r"^/v2/auditlogs/acme$", 503)  # the next request, page 2, fails
+            hub_emulator.fail(r"^/v2/auditlogs/acme$", 503)  # the next request, page 2, fails
         return query(account, **kwargs)
 
-    monkeypatch.setattr(emu.state, "query_audit", fail_after_first_page)
+    monkeypatch.setattr(hub_emulator.state, "query_audit", fail_after_first_page)
 
     def export() -> dict[str, Any]:
         op = DockerHubAuditLogExportOperator(
@@ -362,39 +372,41 @@ def test_audit_export_failure_leaves_no_partial_file(
 
     with pytest.raises(ServerError):
         export()
-    assert [(r.query["page"], r.status) for r in emu.requests if r.path == AUDIT] == [("1", 200), ("2", 503)]
+    assert [(r.query["page"], r.status) for r in hub_emulator.requests if r.path == AUDIT] == [("1", 200), ("2", 503)]
     assert list(tmp_path.iterdir()) == [], "neither the output nor the temporary file may be left"
 
-    monkeypatch.setattr(emu.state, "query_audit", query)
+    monkeypatch.setattr(hub_emulator.state, "query_audit", query)
     assert export()["count"] == 60
     good = target.read_bytes()
     # A later failing run keeps the previous complete output rather than a partial one.
-    monkeypatch.setattr(emu.state, "query_audit", fail_after_first_page)
+    monkeypatch.setattr(hub_emulator.state, "query_audit", fail_after_first_page)
     with pytest.raises(ServerError):
         export()
     assert target.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["events.jsonl"]
 
 
-def test_audit_export_waits_out_429(emu: HubEmulator, conn: Callable[..., str], tmp_path: Path) -> None:
-    seed_interval_events(emu)
-    rule = emu.rate_limit(r"^/v2/auditlogs/acme$", times=1, retry_after="1")
+def test_audit_export_waits_out_429(hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path) -> None:
+    seed_interval_events(hub_emulator)
+    rule = hub_emulator.rate_limit(r"^/v2/auditlogs/acme$", times=1, retry_after="1")
     op = DockerHubAuditLogExportOperator(
         task_id="audit",
         destination=str(tmp_path / "events.jsonl"),
         page_size=25,
-        dockerhub_conn_id=conn(),
+        dockerhub_conn_id=hub_conn(),
     )
     started = time.monotonic()
     result = op.execute(interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z"))
     assert time.monotonic() - started >= 1.0, "Retry-After: 1 was not waited out"
     assert result["count"] == 60 and rule.hits == 1
-    assert [r.status for r in emu.requests if r.path == AUDIT] == [429, 200, 200, 200]
+    assert [r.status for r in hub_emulator.requests if r.path == AUDIT] == [429, 200, 200, 200]
 
 
 # -- ensure repository ----------------------------------------------------------------------------------------
 
 
-def test_ensure_repository_creates_sets_rules_then_is_idempotent(emu: HubEmulator, conn: Callable[..., str]) -> None:
+def test_ensure_repository_creates_sets_rules_then_is_idempotent(
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str]
+) -> None:
     def ensure() -> dict[str, Any]:
         return DockerHubEnsureRepositoryOperator(
             task_id="repo",
@@ -402,7 +414,7 @@ def test_ensure_repository_creates_sets_rules_then_is_idempotent(emu: HubEmulato
             is_private=True,
             description="The app",
             immutable_tags=[r"v\d+\.\d+\.\d+", "release-.*"],
-            dockerhub_conn_id=conn(),
+            dockerhub_conn_id=hub_conn(),
         ).execute({})
 
     created = ensure()
@@ -413,25 +425,25 @@ def test_ensure_repository_creates_sets_rules_then_is_idempotent(emu: HubEmulato
         "drift": {},
         "dry_run": False,
     }
-    assert writes(emu) == [
+    assert writes(hub_emulator) == [
         ("POST", "/v2/namespaces/acme/repositories"),
         ("PATCH", "/v2/namespaces/acme/repositories/app/immutabletags"),
     ]
-    repo = emu.state.repos[("acme", "app")]
+    repo = hub_emulator.state.repos[("acme", "app")]
     assert (repo.is_private, repo.description) == (True, "The app")
     assert (repo.immutable_enabled, repo.immutable_rules) == (True, [r"v\d+\.\d+\.\d+", "release-.*"])
 
-    emu.reset_log()
+    hub_emulator.reset_log()
     assert ensure() == {**created, "created": False, "changed": []}
-    assert writes(emu) == []
+    assert writes(hub_emulator) == []
 
 
-def test_ensure_repository_reports_drift_it_cannot_fix(emu: HubEmulator, conn: Callable[..., str]) -> None:
-    with client(emu) as session:
+def test_ensure_repository_reports_drift_it_cannot_fix(hub_emulator: HubEmulator, hub_conn: Callable[..., str]) -> None:
+    with client(hub_emulator) as session:
         session.hub.create_repository("acme", "app", description="The app", is_private=True)
-    emu.reset_log()
+    hub_emulator.reset_log()
     op = DockerHubEnsureRepositoryOperator(
-        task_id="repo", name="app", is_private=False, description="Public app", dockerhub_conn_id=conn()
+        task_id="repo", name="app", is_private=False, description="Public app", dockerhub_conn_id=hub_conn()
     )
     result = op.execute({})
     assert result["created"] is False and result["changed"] == []
@@ -440,61 +452,63 @@ def test_ensure_repository_reports_drift_it_cannot_fix(emu: HubEmulator, conn: C
         "description": {"have": "The app", "want": "Public app"},
     }
     strict = DockerHubEnsureRepositoryOperator(
-        task_id="repo", name="app", is_private=False, fail_on_drift=True, dockerhub_conn_id=conn()
+        task_id="repo", name="app", is_private=False, fail_on_drift=True, dockerhub_conn_id=hub_conn()
     )
     with pytest.raises(AirflowFailException, match="is_private"):
         strict.execute({})
-    assert writes(emu) == []
-    assert emu.state.repos[("acme", "app")].is_private is True
+    assert writes(hub_emulator) == []
+    assert hub_emulator.state.repos[("acme", "app")].is_private is True
 
 
-def test_ensure_repository_dry_run_and_read_only_connection(emu: HubEmulator, conn: Callable[..., str]) -> None:
+def test_ensure_repository_dry_run_and_read_only_connection(
+    hub_emulator: HubEmulator, hub_conn: Callable[..., str]
+) -> None:
     dry = DockerHubEnsureRepositoryOperator(
-        task_id="repo", name="app", immutable_tags=["v.*"], dry_run=True, dockerhub_conn_id=conn()
+        task_id="repo", name="app", immutable_tags=["v.*"], dry_run=True, dockerhub_conn_id=hub_conn()
     ).execute({})
     assert dry["created"] is True and dry["changed"] == ["immutable_tags"] and dry["dry_run"] is True
-    assert writes(emu) == [] and ("acme", "app") not in emu.state.repos
+    assert writes(hub_emulator) == [] and ("acme", "app") not in hub_emulator.state.repos
 
     refused = DockerHubEnsureRepositoryOperator(
-        task_id="repo", name="app", dockerhub_conn_id=conn("dh_read", allow_destructive=False)
+        task_id="repo", name="app", dockerhub_conn_id=hub_conn("dh_read", allow_destructive=False)
     )
     with pytest.raises(DestructiveOperationRefused):
         refused.execute({})
-    assert writes(emu) == [] and ("acme", "app") not in emu.state.repos
+    assert writes(hub_emulator) == [] and ("acme", "app") not in hub_emulator.state.repos
 
 
 # -- ensure team members --------------------------------------------------------------------------------------
 
 
-def team_members(emu: HubEmulator, team: str = "devs") -> list[str]:
-    return sorted(emu.state.orgs["acme"].groups[team].members)
+def team_members(hub_emulator: HubEmulator, team: str = "devs") -> list[str]:
+    return sorted(hub_emulator.state.orgs["acme"].groups[team].members)
 
 
-def test_ensure_team_members(emu: HubEmulator, conn: Callable[..., str]) -> None:
+def test_ensure_team_members(hub_emulator: HubEmulator, hub_conn: Callable[..., str]) -> None:
     for name in ("carol", "dave"):
-        emu.add_user(name, f"{name}-pw", orgs=["acme"])
+        hub_emulator.add_user(name, f"{name}-pw", orgs=["acme"])
 
     def ensure(members: list[str], **kwargs: Any) -> dict[str, Any]:
         return DockerHubEnsureTeamMembersOperator(
-            task_id="team", team="devs", members=members, dockerhub_conn_id=conn(), **kwargs
+            task_id="team", team="devs", members=members, dockerhub_conn_id=hub_conn(), **kwargs
         ).execute({})
 
     # A missing team is created, then filled.
     assert ensure(["bob", "carol"]) == {"added": ["bob", "carol"], "removed": [], "kept": 0, "dry_run": False}
-    assert writes(emu) == [
+    assert writes(hub_emulator) == [
         ("POST", "/v2/orgs/acme/groups"),
         ("POST", "/v2/orgs/acme/groups/devs/members"),
         ("POST", "/v2/orgs/acme/groups/devs/members"),
     ]
-    assert team_members(emu) == ["bob", "carol"]
+    assert team_members(hub_emulator) == ["bob", "carol"]
 
-    emu.reset_log()
+    hub_emulator.reset_log()
     assert ensure(["BOB", " carol "]) == {"added": [], "removed": [], "kept": 2, "dry_run": False}  # case-blind
-    assert writes(emu) == []
+    assert writes(hub_emulator) == []
 
     with pytest.raises(AirflowFailException, match="allow_removal=True"):
         ensure(["bob", "dave"])
-    assert writes(emu) == [] and team_members(emu) == ["bob", "carol"]  # dave was not added either
+    assert writes(hub_emulator) == [] and team_members(hub_emulator) == ["bob", "carol"]  # dave was not added either
 
     assert ensure(["bob", "dave"], dry_run=True) == {
         "added": ["dave"],
@@ -502,7 +516,7 @@ def test_ensure_team_members(emu: HubEmulator, conn: Callable[..., str]) -> None
         "kept": 1,
         "dry_run": True,
     }
-    assert writes(emu) == [] and team_members(emu) == ["bob", "carol"]
+    assert writes(hub_emulator) == [] and team_members(hub_emulator) == ["bob", "carol"]
 
     assert ensure(["bob", "dave"], allow_removal=True) == {
         "added": ["dave"],
@@ -510,19 +524,19 @@ def test_ensure_team_members(emu: HubEmulator, conn: Callable[..., str]) -> None
         "kept": 1,
         "dry_run": False,
     }
-    assert writes(emu) == [
+    assert writes(hub_emulator) == [
         ("POST", "/v2/orgs/acme/groups/devs/members"),
         ("DELETE", "/v2/orgs/acme/groups/devs/members/carol"),
     ]
-    assert team_members(emu) == ["bob", "dave"]
+    assert team_members(hub_emulator) == ["bob", "dave"]
 
 
 # -- access-token report --------------------------------------------------------------------------------------
 
 
-def test_access_token_report_buckets(emu: HubEmulator, conn: Callable[..., str]) -> None:
+def test_access_token_report_buckets(hub_emulator: HubEmulator, hub_conn: Callable[..., str]) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    with client(emu) as session:
+    with client(hub_emulator) as session:
         hub = session.hub
         # The Hub refuses an expiry in the past, so the expired tokens are made ten days ago, expiring yesterday.
         CLOCK.offset = -10 * DAY
@@ -534,7 +548,7 @@ def test_access_token_report_buckets(emu: HubEmulator, conn: Callable[..., str])
         hub.create_access_token("forever", ["repo:read"])
         soon_oat = hub.create_org_access_token("acme", "soon", expires_at=now + timedelta(days=3))
         hub.create_org_access_token("acme", "far", expires_at=now + timedelta(days=365))
-    emu.reset_log()
+    hub_emulator.reset_log()
 
     def report(**kwargs: Any) -> dict[str, Any]:
         # Read-only: a connection without allow_destructive is enough.
@@ -542,7 +556,7 @@ def test_access_token_report_buckets(emu: HubEmulator, conn: Callable[..., str])
             task_id="tokens",
             expiring_within_days=14,
             unused_for_days=7,
-            dockerhub_conn_id=conn("dh_read", allow_destructive=False),
+            dockerhub_conn_id=hub_conn("dh_read", allow_destructive=False),
             **kwargs,
         ).execute({})
 
@@ -573,4 +587,4 @@ def test_access_token_report_buckets(emu: HubEmulator, conn: Callable[..., str])
 
     with pytest.raises(AirflowFailException, match="findings"):
         report(fail_on_findings=True)
-    assert writes(emu) == []
+    assert writes(hub_emulator) == []

@@ -40,7 +40,7 @@ def conns(airflow_conn: Callable[..., str], token_registry: LocalRegistry) -> di
 
 
 @pytest.fixture
-def session(token_registry: LocalRegistry) -> Any:
+def token_session(token_registry: LocalRegistry) -> Any:
     config = ClientConfig.from_fields(
         "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
     )
@@ -98,7 +98,7 @@ def test_push_blob_on_kill_cancels_the_upload(conns: dict[str, str], tmp_path: P
     assert len(errors) == 1 and isinstance(errors[0], UploadCancelled)
 
 
-def test_push_image_operator_emits_the_image_asset(conns: dict[str, str], tmp_path: Path, session: Any) -> None:
+def test_push_image_operator_emits_the_image_asset(conns: dict[str, str], tmp_path: Path, token_session: Any) -> None:
     multi = MultiPlatform([Image(files={"o": b"op-amd64"}), Image(architecture="arm64", files={"o": b"op-arm"})])
     layout = write_layout(tmp_path / "layout", multi.index, OCI_INDEX, multi.manifests, multi.blobs)
     op = DockerHubPushImageOperator(
@@ -111,7 +111,7 @@ def test_push_image_operator_emits_the_image_asset(conns: dict[str, str], tmp_pa
     assert [o.uri for o in op.outlets if is_image_asset(o)] == ["docker-image://docker.io/op/image"]
     ctx = context()
     result = op.execute(ctx)
-    assert result["digest"] == digest(multi.index) == session.registry.resolve_digest("op/image", "latest")
+    assert result["digest"] == digest(multi.index) == token_session.registry.resolve_digest("op/image", "latest")
     assert ctx["outlet_events"][image_asset("op/image")].extra == {
         "digest": result["digest"],
         "repository": "op/image",
@@ -124,8 +124,8 @@ def test_templated_repository_gets_no_automatic_asset() -> None:
     assert not any(is_image_asset(o) for o in op.outlets)
 
 
-def test_copy_operator_promotes(conns: dict[str, str], session: Any) -> None:
-    source = push_raw(session.registry, "op/copy", Image(files={"c": b"copy"}), "rc1")
+def test_copy_operator_promotes(conns: dict[str, str], token_session: Any) -> None:
+    source = push_raw(token_session.registry, "op/copy", Image(files={"c": b"copy"}), "rc1")
     op = DockerHubCopyImageOperator(
         task_id="promote",
         source="op/copy:rc1",
@@ -136,15 +136,17 @@ def test_copy_operator_promotes(conns: dict[str, str], session: Any) -> None:
     ctx = context()
     result = op.execute(ctx)
     assert result["digest"] == source
-    assert session.registry.resolve_digest("op/copy-prod", "release") == source
-    assert session.registry.resolve_digest("op/copy-prod", "1.2.3") == source
+    assert token_session.registry.resolve_digest("op/copy-prod", "release") == source
+    assert token_session.registry.resolve_digest("op/copy-prod", "1.2.3") == source
     assert ctx["outlet_events"][image_asset("op/copy-prod")].extra["digest"] == source
 
 
 @pytest.mark.parametrize(("allow", "confirm", "dry_run"), list(itertools.product([True, False], repeat=3)))
-def test_delete_gate_matrix(conns: dict[str, str], session: Any, allow: bool, confirm: bool, dry_run: bool) -> None:
+def test_delete_gate_matrix(
+    conns: dict[str, str], token_session: Any, allow: bool, confirm: bool, dry_run: bool
+) -> None:
     tag = f"gate-{allow}-{confirm}-{dry_run}".lower()
-    pushed = push_raw(session.registry, "op/gate", Image(files={"g": tag.encode()}), tag)
+    pushed = push_raw(token_session.registry, "op/gate", Image(files={"g": tag.encode()}), tag)
     op = DockerHubDeleteManifestOperator(
         task_id="delete",
         repository="op/gate",
@@ -171,5 +173,5 @@ def test_delete_gate_matrix(conns: dict[str, str], session: Any, allow: bool, co
             op.execute(context())
     else:
         assert op.execute(context())["deleted"] is True
-    still_there = session.registry.head_manifest("op/gate", pushed) is not None
+    still_there = token_session.registry.head_manifest("op/gate", pushed) is not None
     assert still_there is not should_delete

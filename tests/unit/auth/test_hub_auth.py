@@ -48,12 +48,12 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-def hub() -> Iterator[respx.MockRouter]:
+def hub_api_mock() -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         yield router
 
 
-def mint_route(hub: respx.MockRouter, clock: Clock, lifetime: float = 600) -> respx.Route:
+def mint_route(hub_api_mock: respx.MockRouter, clock: Clock, lifetime: float = 600) -> respx.Route:
     counter = {"n": 0}
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -63,7 +63,7 @@ def mint_route(hub: respx.MockRouter, clock: Clock, lifetime: float = 600) -> re
         assert "authorization" not in request.headers
         return httpx.Response(200, json={"access_token": make_jwt(clock.now + lifetime, f"alice-{counter['n']}")})
 
-    return hub.post(f"{HUB}/v2/auth/token").mock(side_effect=answer)
+    return hub_api_mock.post(f"{HUB}/v2/auth/token").mock(side_effect=answer)
 
 
 def session(secrets: list[str] | None = None, **extra: object) -> DockerHubSession:
@@ -77,9 +77,9 @@ def bearer_sub(request: httpx.Request) -> str:
     return str(json.loads(base64.urlsafe_b64decode(payload + "==="))["sub"])
 
 
-def test_one_mint_for_many_calls_and_token_is_masked(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = mint_route(hub, clock)
-    repo = hub.get(REPO_URL).mock(return_value=httpx.Response(200, json={"name": "app"}))
+def test_one_mint_for_many_calls_and_token_is_masked(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = mint_route(hub_api_mock, clock)
+    repo = hub_api_mock.get(REPO_URL).mock(return_value=httpx.Response(200, json={"name": "app"}))
     secrets: list[str] = []
     with session(secrets) as s:
         for _ in range(10):
@@ -90,9 +90,9 @@ def test_one_mint_for_many_calls_and_token_is_masked(hub: respx.MockRouter, cloc
     assert {bearer_sub(call.request) for call in repo.calls} == {"alice-1"}
 
 
-def test_refresh_happens_before_exp_with_skew(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = mint_route(hub, clock, lifetime=600)
-    repo = hub.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
+def test_refresh_happens_before_exp_with_skew(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = mint_route(hub_api_mock, clock, lifetime=600)
+    repo = hub_api_mock.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
     with session() as s:
         s.hub.get_repository("acme", "app")
         clock.now += 539  # 61 s before exp: still fresh
@@ -104,9 +104,9 @@ def test_refresh_happens_before_exp_with_skew(hub: respx.MockRouter, clock: Cloc
     assert [bearer_sub(c.request) for c in repo.calls] == ["alice-1", "alice-1", "alice-2"]
 
 
-def test_401_invalidates_and_retries_once(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = mint_route(hub, clock)
-    repo = hub.get(REPO_URL).mock(
+def test_401_invalidates_and_retries_once(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = mint_route(hub_api_mock, clock)
+    repo = hub_api_mock.get(REPO_URL).mock(
         side_effect=[httpx.Response(401, json={"detail": "token revoked"}), httpx.Response(200, json={"name": "app"})]
     )
     with session() as s:
@@ -115,9 +115,11 @@ def test_401_invalidates_and_retries_once(hub: respx.MockRouter, clock: Clock) -
     assert [bearer_sub(c.request) for c in repo.calls] == ["alice-1", "alice-2"]
 
 
-def test_persistent_401_stops_after_one_retry(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = mint_route(hub, clock)
-    repo = hub.get(REPO_URL).mock(return_value=httpx.Response(401, json={"detail": "nope", "message": "denied"}))
+def test_persistent_401_stops_after_one_retry(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = mint_route(hub_api_mock, clock)
+    repo = hub_api_mock.get(REPO_URL).mock(
+        return_value=httpx.Response(401, json={"detail": "nope", "message": "denied"})
+    )
     with session() as s, pytest.raises(AuthenticationError) as exc:
         s.hub.get_repository("acme", "app")
     assert repo.call_count == 2 and mint.call_count == 2
@@ -125,11 +127,11 @@ def test_persistent_401_stops_after_one_retry(hub: respx.MockRouter, clock: Cloc
     assert "GET hub.docker.com/v2/namespaces/acme/repositories/app" in str(exc.value)
 
 
-def test_rejected_mint_is_never_reposted(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = hub.post(f"{HUB}/v2/auth/token").mock(
+def test_rejected_mint_is_never_reposted(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = hub_api_mock.post(f"{HUB}/v2/auth/token").mock(
         return_value=httpx.Response(401, json={"detail": "incorrect username or password"})
     )
-    repo = hub.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
+    repo = hub_api_mock.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
     with session() as s:
         for _ in range(3):
             with pytest.raises(AuthenticationError) as exc:
@@ -140,17 +142,19 @@ def test_rejected_mint_is_never_reposted(hub: respx.MockRouter, clock: Clock) ->
     assert repo.call_count == 0
 
 
-def test_mint_5xx_is_not_replayed(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = hub.post(f"{HUB}/v2/auth/token").mock(return_value=httpx.Response(502, text="bad gateway"))
+def test_mint_5xx_is_not_replayed(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = hub_api_mock.post(f"{HUB}/v2/auth/token").mock(return_value=httpx.Response(502, text="bad gateway"))
     with session() as s, pytest.raises(Exception, match="502"):
         s.hub.authenticate()
     assert mint.call_count == 1
 
 
 @pytest.mark.parametrize("path", ["/v2/users/login", "/v2/users/2fa-login"])
-def test_login_endpoints_are_never_replayed_or_authenticated(hub: respx.MockRouter, clock: Clock, path: str) -> None:
-    mint = mint_route(hub, clock)
-    login = hub.post(f"{HUB}{path}").mock(return_value=httpx.Response(401, json={"detail": "bad 2fa code"}))
+def test_login_endpoints_are_never_replayed_or_authenticated(
+    hub_api_mock: respx.MockRouter, clock: Clock, path: str
+) -> None:
+    mint = mint_route(hub_api_mock, clock)
+    login = hub_api_mock.post(f"{HUB}{path}").mock(return_value=httpx.Response(401, json={"detail": "bad 2fa code"}))
     with session() as s, pytest.raises(AuthenticationError):
         if path.endswith("2fa-login"):
             s.hub.login_2fa("login-2fa-token", "123456")
@@ -161,9 +165,9 @@ def test_login_endpoints_are_never_replayed_or_authenticated(hub: respx.MockRout
     assert "authorization" not in login.calls[0].request.headers
 
 
-def test_concurrent_callers_share_one_mint(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = mint_route(hub, clock)
-    hub.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
+def test_concurrent_callers_share_one_mint(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = mint_route(hub_api_mock, clock)
+    hub_api_mock.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
     barrier = threading.Barrier(32)
     errors: list[BaseException] = []
     with session() as s:
@@ -183,9 +187,9 @@ def test_concurrent_callers_share_one_mint(hub: respx.MockRouter, clock: Clock) 
     assert errors == [] and mint.call_count == 1
 
 
-def test_async_session_shares_the_same_rules(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = mint_route(hub, clock)
-    hub.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
+def test_async_session_shares_the_same_rules(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = mint_route(hub_api_mock, clock)
+    hub_api_mock.get(REPO_URL).mock(return_value=httpx.Response(200, json={}))
 
     async def main() -> None:
         config = ClientConfig.from_fields("alice", "dckr_pat_secret", {})
@@ -196,17 +200,17 @@ def test_async_session_shares_the_same_rules(hub: respx.MockRouter, clock: Clock
     assert mint.call_count == 1
 
 
-def test_path_parameters_cannot_escape_their_segment(hub: respx.MockRouter, clock: Clock) -> None:
-    mint_route(hub, clock)
-    route = hub.get(url__regex=r".*").mock(return_value=httpx.Response(200, json={}))
+def test_path_parameters_cannot_escape_their_segment(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint_route(hub_api_mock, clock)
+    route = hub_api_mock.get(url__regex=r".*").mock(return_value=httpx.Response(200, json={}))
     with session() as s:
         s.hub.get_repository("acme", "../settings?x=1")
     assert route.calls[0].request.url.raw_path == b"/v2/namespaces/acme/repositories/..%2Fsettings%3Fx%3D1"
 
 
-def test_scim_uses_the_scim_token_never_the_jwt(hub: respx.MockRouter, clock: Clock) -> None:
-    mint = mint_route(hub, clock)
-    spc = hub.get(f"{HUB}/v2/scim/2.0/ServiceProviderConfig").mock(
+def test_scim_uses_the_scim_token_never_the_jwt(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
+    mint = mint_route(hub_api_mock, clock)
+    spc = hub_api_mock.get(f"{HUB}/v2/scim/2.0/ServiceProviderConfig").mock(
         return_value=httpx.Response(200, json={"schemas": []}, headers={"Content-Type": "application/scim+json"})
     )
     with session(scim_token="scim-secret-token") as s:
@@ -221,11 +225,11 @@ def test_scim_without_token_is_a_configuration_error() -> None:
         s.scim.service_provider_config()
 
 
-def test_scout_gets_the_jwt_and_graphql_errors_fail(hub: respx.MockRouter, clock: Clock) -> None:
+def test_scout_gets_the_jwt_and_graphql_errors_fail(hub_api_mock: respx.MockRouter, clock: Clock) -> None:
     from airflow_provider_dockerhub.client.scout.api import ScoutGraphQLError
 
-    mint_route(hub, clock)
-    scout = hub.post("https://api.scout.docker.com/v1/graphql").mock(
+    mint_route(hub_api_mock, clock)
+    scout = hub_api_mock.post("https://api.scout.docker.com/v1/graphql").mock(
         side_effect=[
             httpx.Response(200, json={"data": {"ok": True}}),
             httpx.Response(200, json={"data": None, "errors": [{"message": "not entitled"}]}),

@@ -22,7 +22,7 @@ BROKEN = "sha256:" + "3" * 64
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[HubEmulator]:
+def hub_emulator() -> Iterator[HubEmulator]:
     with HubEmulator(
         spec_path=spec_path("docker-hub-api.yaml"), scout_schema_path=spec_path("docker-scout-schema.graphql")
     ) as emu:
@@ -30,14 +30,19 @@ def emulator() -> Iterator[HubEmulator]:
 
 
 @pytest.fixture
-def conn(emulator: HubEmulator, airflow_conn: Callable[..., str]) -> str:
-    emulator.scout.images.clear()
-    emulator.scout.add_image(EmulatedImage("hub.docker.com", "acme/app", READY))
-    emulator.scout.add_image(EmulatedImage("hub.docker.com", "acme/app", PENDING, polls_until_indexed=10_000))
-    broken = emulator.scout.add_image(EmulatedImage("hub.docker.com", "acme/app", BROKEN))
+def scout_conn(hub_emulator: HubEmulator, airflow_conn: Callable[..., str]) -> str:
+    hub_emulator.scout.images.clear()
+    hub_emulator.scout.add_image(EmulatedImage("hub.docker.com", "acme/app", READY))
+    hub_emulator.scout.add_image(EmulatedImage("hub.docker.com", "acme/app", PENDING, polls_until_indexed=10_000))
+    broken = hub_emulator.scout.add_image(EmulatedImage("hub.docker.com", "acme/app", BROKEN))
     broken.sbom_state = "INDEXING_FAILED"
     return airflow_conn(
-        "dh_scout", login="alice", password="alice-pat", hub_url=emulator.url, scout_url=emulator.url, namespace="acme"
+        "dh_scout",
+        login="alice",
+        password="alice-pat",
+        hub_url=hub_emulator.url,
+        scout_url=hub_emulator.url,
+        namespace="acme",
     )
 
 
@@ -48,46 +53,48 @@ def first_event(trigger: DockerHubScoutIndexedTrigger, timeout: float) -> dict[s
     return asyncio.run(main())
 
 
-def sensor(conn: str, digest: str, **kwargs: Any) -> DockerHubScoutIndexedSensor:
+def sensor(scout_conn: str, digest: str, **kwargs: Any) -> DockerHubScoutIndexedSensor:
     return DockerHubScoutIndexedSensor(
-        task_id="s", repository="acme/app", digest=digest, dockerhub_conn_id=conn, **kwargs
+        task_id="s", repository="acme/app", digest=digest, dockerhub_conn_id=scout_conn, **kwargs
     )
 
 
-def trigger(conn: str, digest: str) -> DockerHubScoutIndexedTrigger:
-    return DockerHubScoutIndexedTrigger(dockerhub_conn_id=conn, repository="acme/app", digest=digest, poll_interval=0.1)
+def trigger(scout_conn: str, digest: str) -> DockerHubScoutIndexedTrigger:
+    return DockerHubScoutIndexedTrigger(
+        dockerhub_conn_id=scout_conn, repository="acme/app", digest=digest, poll_interval=0.1
+    )
 
 
-def test_indexed_digest_agrees_in_poke_and_trigger(conn: str) -> None:
-    assert sensor(conn, READY).poke({}).is_done is True
-    assert first_event(trigger(conn, READY), 10) == {"status": "success", "digest": READY, "state": "INDEXED"}
+def test_indexed_digest_agrees_in_poke_and_trigger(scout_conn: str) -> None:
+    assert sensor(scout_conn, READY).poke({}).is_done is True
+    assert first_event(trigger(scout_conn, READY), 10) == {"status": "success", "digest": READY, "state": "INDEXED"}
 
 
-def test_pending_digest_waits_in_both(conn: str) -> None:
-    assert sensor(conn, PENDING).poke({}).is_done is False
+def test_pending_digest_waits_in_both(scout_conn: str) -> None:
+    assert sensor(scout_conn, PENDING).poke({}).is_done is False
     with pytest.raises(TimeoutError):
-        first_event(trigger(conn, PENDING), 0.8)
+        first_event(trigger(scout_conn, PENDING), 0.8)
 
 
-def test_failed_indexing_is_an_error_in_both(conn: str) -> None:
+def test_failed_indexing_is_an_error_in_both(scout_conn: str) -> None:
     with pytest.raises(ScoutIndexingFailed, match="INDEXING_FAILED"):
-        sensor(conn, BROKEN).poke({})
-    event = first_event(trigger(conn, BROKEN), 10)
+        sensor(scout_conn, BROKEN).poke({})
+    event = first_event(trigger(scout_conn, BROKEN), 10)
     assert event["status"] == "error" and event["error_type"] == "ScoutIndexingFailed"
 
 
-def test_sensor_defers_when_not_indexed(conn: str) -> None:
+def test_sensor_defers_when_not_indexed(scout_conn: str) -> None:
     with pytest.raises(TaskDeferred) as deferred:
-        sensor(conn, PENDING, deferrable=True, poke_interval=5, timeout=60).execute({})
+        sensor(scout_conn, PENDING, deferrable=True, poke_interval=5, timeout=60).execute({})
     assert isinstance(deferred.value.trigger, DockerHubScoutIndexedTrigger)
     classpath, kwargs = deferred.value.trigger.serialize()
     assert classpath == "airflow_provider_dockerhub.triggers.scout.DockerHubScoutIndexedTrigger"
     assert DockerHubScoutIndexedTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
-def test_becomes_indexed_while_the_trigger_polls(conn: str, emulator: HubEmulator) -> None:
-    image = emulator.scout.add_image(
+def test_becomes_indexed_while_the_trigger_polls(scout_conn: str, hub_emulator: HubEmulator) -> None:
+    image = hub_emulator.scout.add_image(
         EmulatedImage("hub.docker.com", "acme/app", "sha256:" + "4" * 64, polls_until_indexed=3)
     )
-    event = first_event(trigger(conn, image.digest), 10)
+    event = first_event(trigger(scout_conn, image.digest), 10)
     assert event["status"] == "success"
