@@ -2,7 +2,8 @@
 paging and secret masking.
 
 Paths are built from escaped segments only (``path_segment``), so a parameter like ``../settings`` can never turn
-into another endpoint (the reference package's W11). Every write needs the connection's ``allow_destructive``,
+into another endpoint (dockerhub-api 0.2.0, the package this provider replaces,
+interpolated them unescaped). Every write needs the connection's ``allow_destructive``,
 checked before the request.
 """
 

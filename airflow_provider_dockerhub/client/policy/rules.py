@@ -1,5 +1,6 @@
 """Docker Scout's default policies as rules: their IDs, config keys and defaults (``docker scout policy``, CLI
-v1.23+), and one check per policy over :class:`ImageEvidence` (docker-scout.md §9, §10). Pure: no I/O.
+v1.23+), and one check per policy over :class:`ImageEvidence`, following the policy pages of docker/docs
+(``scout/policy``). Pure: no I/O.
 
 A result is ``compliant``, ``non_compliant`` or ``unknown``; missing data is ``unknown``, never a pass.
 """
@@ -17,7 +18,7 @@ from ..core.errors import InvalidInputError
 from .evidence import SEVERITIES, ImageEvidence, Vulnerability, purl_type, severity_of
 
 Status = Literal["compliant", "non_compliant", "unknown"]
-# docker-scout.md §9: the CVEs Scout's "No high-profile vulnerabilities" policy lists out of the box.
+# The CVEs Scout's "No high-profile vulnerabilities" policy lists out of the box (docker/docs, scout/policy).
 HIGH_PROFILE_CVES = (
     "CVE-2014-0160",
     "CVE-2021-44228",

@@ -240,8 +240,8 @@ class RegistryOperations:
     def upload_blob(self, repository: str, data: bytes) -> Flow[str]:
         """Monolithic upload of a small blob (configs, manifests' companions): POST, then PUT ``?digest=``.
 
-        The upload ``Location`` is used verbatim, its own query (``_state``) kept: dropping it is the
-        reference package's bug W1.
+        The upload ``Location`` is used verbatim, its own query (``_state``) kept: dockerhub-api 0.2.0
+        dropped it with httpx 0.28, and distribution then refuses the PUT.
         """
         repository = self.repository(repository)
         self.state.require_destructive(f"blob upload to {repository}")

@@ -71,7 +71,7 @@ def config_of(ops: RegistryOperations, repository: str, manifest: Manifest) -> F
         raise ProtocolError("GET", f"/v2/{repository}/manifests/{manifest.digest}", "manifest has no config")
     raw = yield from ops.get_blob(repository, validate_digest(str(descriptor["digest"])))
     try:
-        config = json.loads(raw)  # whatever Content-Type a CDN served it with (reference package's W5)
+        config = json.loads(raw)  # whatever Content-Type a CDN served it with
     except ValueError as exc:
         raise ProtocolError("GET", f"/v2/{repository}/blobs/{descriptor['digest']}", "config is not JSON") from exc
     if not isinstance(config, dict):

@@ -7,7 +7,8 @@ query (``_state``) included.
 
 Why chunks are generators: an httpx request built from ``bytes`` keeps the chunk alive until the cyclic GC runs
 (response <-> stream cycle), so 64 MiB chunks made a 1 GiB push peak at ~1 GiB RSS. A generator reading 1 MiB
-pieces with an explicit ``Content-Length`` keeps memory flat (shared/reference/registry-baseline.md §3).
+pieces with an explicit ``Content-Length`` keeps memory flat (measured: +5 MiB peak RSS at 1 and 4 GiB,
+bench/push_vs_curl.py).
 
 Why the engine resumes itself: a PATCH body cannot be replayed by the transport. After a dropped connection or a
 5xx the engine asks the session for its status (``GET`` -> ``Range``) and continues from the offset the registry
@@ -56,7 +57,7 @@ __all__ = ["BlobPusher", "Progress", "PushResult", "UploadCancelled", "UploadFai
 
 log = logging.getLogger("airflow_provider_dockerhub.client.registry.upload")
 
-DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024  # 64 MiB beat 8 MiB by 20 % on a real registry (registry-baseline.md §3)
+DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024  # 64 MiB beat 8 MiB by 20 % (1 GiB push to distribution 2.8)
 MAX_RESUMES = 8
 MAX_RESTARTS = 2
 
