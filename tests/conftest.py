@@ -25,12 +25,23 @@ os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(_AIRFLOW_HOME, "dags"))
+# Rejected-secret markers (the Docker Hub lockout guard) must not leak between tests or into the machine's /tmp.
+os.environ["AIRFLOW_PROVIDER_DOCKERHUB_LOCKOUT_DIR"] = tempfile.mkdtemp(prefix="dockerhub-lockout-")
 
 # No per-example deadline: a shared 2-core machine (and CI) can stall any example past hypothesis's 200 ms. In CI
 # the examples are derandomized, so a submission's result does not depend on luck; locally they keep exploring.
 settings.register_profile("local", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "local")
+
+
+@pytest.fixture(autouse=True)
+def lockout_markers(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test its own directory of rejected-secret markers: a wrong password in one test must not lock the
+    next one out (processes the test starts inherit it)."""
+    directory = str(tmp_path_factory.mktemp("lockout"))
+    monkeypatch.setenv("AIRFLOW_PROVIDER_DOCKERHUB_LOCKOUT_DIR", directory)
+    return directory
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import httpx
 from .auth.hub import HubAuth, HubTokenSource, StaticBearerAuth
 from .auth.registry import RegistryAuth, RegistryTokenSource
 from .auth.tokens import SecretSink
-from .auth.trust import DOCKER_SCOUT_SUFFIX, RealmPolicy, is_loopback, require_https_or_loopback
+from .auth.trust import DOCKER_SCOUT_SUFFIX, CredentialPolicy, is_loopback, require_https_or_loopback
 from .core.config import ClientConfig
 from .core.errors import ConfigurationError, DestructiveOperationRefused
 from .core.transport import RateLimitTelemetry, RetryPolicy, RetryStats
@@ -31,14 +31,17 @@ class SessionState:
         self.stats = RetryStats()
         sink = on_secret or (lambda _secret: None)
         self.on_secret: SecretSink = sink
-        self.realms = RealmPolicy(config)
-        self.hub_tokens = HubTokenSource(config, self.policy, sink)
-        self.registry_tokens = RegistryTokenSource(config, self.policy, self.realms, sink, self.telemetry)
-        self.hub_auth = HubAuth(config, self.hub_tokens, self.policy, self.telemetry, self.stats)
-        self.registry_auth = RegistryAuth(
-            config, self.registry_tokens, self.policy, self.realms, telemetry=self.telemetry, stats=self.stats
+        self.credentials = CredentialPolicy(config)
+        self.realms = self.credentials.realms
+        self.hub_tokens = HubTokenSource(config, self.policy, sink, self.credentials)
+        self.registry_tokens = RegistryTokenSource(config, self.policy, self.credentials, sink, self.telemetry)
+        self.hub_auth = HubAuth(
+            config, self.hub_tokens, self.policy, self.telemetry, self.stats, credentials=self.credentials
         )
-        self.scim_auth = StaticBearerAuth(config.scim_token, self.policy, self.telemetry)
+        self.registry_auth = RegistryAuth(
+            config, self.registry_tokens, self.policy, self.credentials, telemetry=self.telemetry, stats=self.stats
+        )
+        self.scim_auth = StaticBearerAuth(config.scim_token, self.policy, self.telemetry, credentials=self.credentials)
 
     def check_hub_url(self) -> None:
         require_https_or_loopback("hub_url", self.config.hub_url)

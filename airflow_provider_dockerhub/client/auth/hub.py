@@ -14,10 +14,21 @@ from collections.abc import Callable, Hashable
 import httpx
 
 from ..core.config import ClientConfig
-from ..core.errors import AuthenticationError, error_from_response, redacted_path
+from ..core.errors import AuthenticationError, ConfigurationError, error_from_response, redacted_path, refuse
 from ..core.flow import Acquire, Flow, LockTable, now
 from ..core.transport import RateLimitTelemetry, RetryPolicy, RetryStats, send_flow
-from .tokens import HUB_JWT_DEFAULT_TTL, MintedToken, SecretSink, jwt_claims, no_sink, token_body, token_from
+from .lockout import MintRejections
+from .tokens import (
+    HUB_JWT_DEFAULT_TTL,
+    MintedToken,
+    SecretSink,
+    is_bearer_token,
+    jwt_claims,
+    no_sink,
+    token_body,
+    token_from,
+)
+from .trust import Credential, CredentialPolicy
 
 log = logging.getLogger("airflow_provider_dockerhub.client")
 
@@ -28,14 +39,29 @@ HUB_AUTH_PATHS = frozenset({HUB_TOKEN_PATH, "/v2/users/login", "/v2/users/2fa-lo
 MINT_FAILURE_HOLD = 600.0
 
 
+class MintRejectedError(AuthenticationError):
+    """Docker Hub's token endpoint rejected the connection's credentials (now, or within the last 10 minutes
+    on this machine): retrying would only bring the account closer to Docker Hub's lockout."""
+
+
 class HubTokenSource:
     """The Hub JWT cache. One token per session: the connection has one identity."""
 
     KEY = "hub-jwt"
 
-    def __init__(self, config: ClientConfig, policy: RetryPolicy, on_secret: SecretSink = no_sink) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        policy: RetryPolicy,
+        on_secret: SecretSink = no_sink,
+        credentials: CredentialPolicy | None = None,
+        rejections: MintRejections | None = None,
+    ) -> None:
         self.locks = LockTable()
         self._config = config
+        self._credentials = credentials or CredentialPolicy(config)
+        self._rejections = rejections or MintRejections(config)
+        self._uncured: str | None = None  # a token a 401 was not cured by: a fresh mint would not cure it either
         self._policy = policy
         self._on_secret = on_secret
         self._token: MintedToken | None = None
@@ -48,46 +74,62 @@ class HubTokenSource:
             if self._failure is not None:
                 failed_at, rejected = self._failure
                 if now() - failed_at < MINT_FAILURE_HOLD:
-                    # A fresh error each time: re-raising one object would grow its traceback with every call.
                     raise rejected()
                 self._failure = None
             token = self._token
         return token.token if token is not None and token.fresh(now()) else None
 
     def mint_flow(self, key: Hashable) -> Flow[MintedToken]:
-        url = httpx.URL(self._config.hub_url + HUB_TOKEN_PATH)
+        url = httpx.URL(self._config.hub_url.rstrip("/") + HUB_TOKEN_PATH)
+        self._credentials.check(Credential.HUB_SECRET, url)  # the secret is the body: checked before it is built
+        remembered = self._rejections.recall()
+        if remembered is not None:
+            raise self._rejected(url, *remembered)
         request = httpx.Request(
             "POST",
             url,
             json={"identifier": self._config.login, "secret": self._config.secret},
-            headers={"Accept": "application/json", "User-Agent": self._config.user_agent},
+            headers={"Accept": "application/json"},
         )
         self.mints += 1
         response = yield from send_flow(request, self._policy)
         if response.status_code in (401, 403):
             error = error_from_response(response)
-
-            def rejected() -> AuthenticationError:
-                return AuthenticationError(
-                    "POST",
-                    redacted_path(url),
-                    response.status_code,
-                    code=error.code,
-                    server_message=error.server_message,
-                    hint="Docker Hub rejected the connection's login/secret; not retried, because repeated failures "
-                    "lock the username for 10 minutes",
-                )
-
+            answer = (response.status_code, error.code, error.server_message)
+            self._rejections.remember(*answer)
             with self._guard:
-                self._failure = (now(), rejected)
-            raise rejected()
+                self._failure = (now(), lambda: self._rejected(url, *answer))
+            raise self._rejected(url, *answer)
         if response.status_code != 200:
             raise error_from_response(response)
         token = token_from(token_body(response, "Docker Hub token endpoint"), response, "Docker Hub token endpoint")
         issued = now()
         exp = jwt_claims(token).get("exp")
         expires = float(exp) if isinstance(exp, int | float) and exp > issued else issued + HUB_JWT_DEFAULT_TTL
-        return MintedToken(token, expires, issued)
+        return MintedToken(token, expires, issued, float(exp) if isinstance(exp, int | float) else None)
+
+    @staticmethod
+    def _rejected(url: httpx.URL, status: int, code: str | None, message: str | None) -> AuthenticationError:
+        # A fresh error each time: re-raising one object would grow its traceback with every call.
+        return MintRejectedError(
+            "POST",
+            redacted_path(url),
+            status,
+            code=code,
+            server_message=message,
+            hint="Docker Hub rejected the connection's login/secret; not posted again for 10 minutes (from any "
+            "task on this machine), because repeated failures lock the username",
+        )
+
+    def recent(self, token: str) -> bool:
+        """Whether a 401 on ``token`` is final: a fresh mint already failed to cure a 401 with it. (A token that
+        is merely young is re-minted once: Hub revokes JWTs when a PAT is rotated, and says 401 for both.)"""
+        with self._guard:
+            return token == self._uncured
+
+    def uncured(self, token: str) -> None:
+        with self._guard:
+            self._uncured = token
 
     def store(self, key: Hashable, minted: MintedToken) -> str:
         self._on_secret(minted.token)
@@ -112,43 +154,82 @@ class HubAuth:
         policy: RetryPolicy,
         telemetry: RateLimitTelemetry | None = None,
         stats: RetryStats | None = None,
+        *,
+        credentials: CredentialPolicy | None = None,
     ) -> None:
         self._config = config
         self.tokens = tokens
         self._policy = policy
         self._telemetry = telemetry
         self._stats = stats
+        self._credentials = credentials or CredentialPolicy(config)
+        self._base_path = httpx.URL(config.hub_url).path.rstrip("/")
 
     def _send(self, request: httpx.Request, replayable: bool = True) -> Flow[httpx.Response]:
         return send_flow(request, self._policy, replayable=replayable, telemetry=self._telemetry, stats=self._stats)
 
     def request_flow(self, request: httpx.Request) -> Flow[httpx.Response]:
-        if request.url.path in HUB_AUTH_PATHS:
+        if request.url.path.removeprefix(self._base_path) in HUB_AUTH_PATHS:
             # Never authenticated, never replayed: a 401 here is an answer about the posted secret, not about us.
-            return (yield from self._send(request, replayable=request.url.path == HUB_TOKEN_PATH))
+            replayable = request.url.path.endswith(HUB_TOKEN_PATH)
+            return (yield from self._send(request, replayable=replayable))
         if self._config.anonymous:
             return (yield from self._send(request))
         token = yield Acquire(self.tokens, HubTokenSource.KEY)
-        request.headers["Authorization"] = f"Bearer {token}"
+        self._credentials.attach(request, Credential.HUB_JWT, f"Bearer {token}")
         response = yield from self._send(request)
         if response.status_code != 401:
+            return response
+        if self.tokens.recent(token):
+            refuse(response, AuthenticationError, _REFUSED_FRESH)
             return response
         log.info("Docker Hub answered 401 for %s; minting a new token once", redacted_path(request.url))
         self.tokens.invalidate(token)
         token = yield Acquire(self.tokens, HubTokenSource.KEY)
-        request.headers["Authorization"] = f"Bearer {token}"
-        return (yield from self._send(request))
+        self._credentials.attach(request, Credential.HUB_JWT, f"Bearer {token}")
+        response = yield from self._send(request)
+        if response.status_code == 401:
+            self.tokens.uncured(token)  # later calls with it get the 401 at once, not a mint each
+            refuse(response, AuthenticationError, _REFUSED_FRESH)
+        return response
+
+
+# The mint accepted the credentials, so they are right: the token's identity lacks access to this endpoint.
+_REFUSED_FRESH = (
+    "Docker Hub refused a token it issued moments ago: the identity (or the access token's scopes) does not "
+    "allow this request"
+)
 
 
 class StaticBearerAuth:
     """A fixed bearer (the SCIM token): nothing to refresh, so a 401 is final."""
 
-    def __init__(self, token: str | None, policy: RetryPolicy, telemetry: RateLimitTelemetry | None = None) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        policy: RetryPolicy,
+        telemetry: RateLimitTelemetry | None = None,
+        credentials: CredentialPolicy | None = None,
+        credential: Credential = Credential.SCIM_TOKEN,
+    ) -> None:
         self._token = token
         self._policy = policy
         self._telemetry = telemetry
+        self._credentials = credentials
+        self._credential = credential
 
     def request_flow(self, request: httpx.Request) -> Flow[httpx.Response]:
         if self._token:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        return (yield from send_flow(request, self._policy, telemetry=self._telemetry))
+            if not is_bearer_token(self._token):
+                # Never quoted: it is the secret, and the character that makes it invalid may hide it from the
+                # masker. Refused before any request, so it never reaches a header encoder either.
+                raise ConfigurationError(f"{self._credential.value} has characters a bearer token cannot have")
+            authorization = f"Bearer {self._token}"
+            if self._credentials is None:
+                request.headers["Authorization"] = authorization
+            else:
+                self._credentials.attach(request, self._credential, authorization)
+        response = yield from send_flow(request, self._policy, telemetry=self._telemetry)
+        if response.status_code == 401 and self._token:
+            refuse(response, AuthenticationError, f"{self._credential.value} was refused; check it in the connection")
+        return response

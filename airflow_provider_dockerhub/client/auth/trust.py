@@ -1,13 +1,21 @@
-"""Where credentials may go: the trusted token realms, and what counts as loopback (plain http allowed)."""
+"""Where credentials may go: the one credential policy every sender of a secret passes.
+
+Each kind of credential has the origins it may be sent to (:class:`CredentialPolicy`); every one of them travels
+only over https, or plain http between loopback addresses (the local sandbox). The check runs where the secret is
+put on the request (``CredentialPolicy.attach``) or, for the Hub mint whose secret is the body, right before the
+request is built, so no sender can skip it.
+"""
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 
 import httpx
 
 from ..core.config import ClientConfig
 from ..core.errors import ConfigurationError, UntrustedRealmError
+from ..core.pagination import same_origin
 from ..core.reference import is_docker_hub_registry
 
 DOCKER_AUTH_HOSTS = frozenset({"auth.docker.io"})
@@ -65,3 +73,58 @@ def require_https_or_loopback(name: str, url: str) -> None:
     parsed = httpx.URL(url)
     if parsed.scheme != "https" and not is_loopback(parsed.host):
         raise ConfigurationError(f"{name} {url!r} must use https (plain http is allowed only on loopback)")
+
+
+class Credential(enum.Enum):
+    """The secrets the provider sends, each named as a user would recognise it in an error (names, not secrets)."""
+
+    HUB_SECRET = "the connection's login and secret (Docker Hub token request)"  # noqa: S105
+    HUB_JWT = "the Docker Hub JWT"
+    SCIM_TOKEN = "the SCIM token"  # noqa: S105
+    REGISTRY_BASIC = "the connection's login and secret (registry Basic auth)"
+    REALM_BASIC = "the connection's login and secret (registry token request)"
+    REGISTRY_BEARER = "a registry bearer token"
+
+
+class CredentialPolicy:
+    """For each credential, the origins (scheme, host, port) it may go to.
+
+    * The Hub secret and the SCIM token: the ``hub_url`` origin only.
+    * The Hub JWT: the ``hub_url`` origin, and the ``scout_url`` origin (checked at construction to be Docker's,
+      loopback, or listed in ``trusted_realms``).
+    * Registry Basic credentials and registry bearer tokens: the ``registry_url`` origin only; Basic credentials
+      also go to trusted token realms (:class:`RealmPolicy`).
+    * Every one over https, or plain http when both ends are loopback.
+    """
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.realms = RealmPolicy(config)
+        hub, scout, registry = httpx.URL(config.hub_url), httpx.URL(config.scout_url), httpx.URL(config.registry_url)
+        self._origins: dict[Credential, tuple[httpx.URL, ...]] = {
+            Credential.HUB_SECRET: (hub,),
+            Credential.HUB_JWT: (hub, scout),
+            Credential.SCIM_TOKEN: (hub,),
+            Credential.REGISTRY_BASIC: (registry,),
+            Credential.REGISTRY_BEARER: (registry,),
+        }
+
+    def check(self, credential: Credential, url: httpx.URL) -> None:
+        """Raise :class:`UntrustedRealmError` unless ``credential`` may be sent to ``url``."""
+        if credential is Credential.REALM_BASIC:
+            self.realms.check(str(url), with_credentials=True)
+            return
+        if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.host)):
+            raise UntrustedRealmError(
+                f"refusing to send {credential.value} over plain http to {url.host}: use https "
+                "(plain http is allowed only on loopback)"
+            )
+        if not any(same_origin(url, allowed) for allowed in self._origins[credential]):
+            raise UntrustedRealmError(
+                f"refusing to send {credential.value} to {url.scheme}://{url.netloc.decode('ascii')}: "
+                "it may go only to the connection's own endpoints"
+            )
+
+    def attach(self, request: httpx.Request, credential: Credential, authorization: str) -> None:
+        """Put ``authorization`` on ``request`` after checking where it goes: the one place that does."""
+        self.check(credential, request.url)
+        request.headers["Authorization"] = authorization

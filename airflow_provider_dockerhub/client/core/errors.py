@@ -148,8 +148,13 @@ _STATUS_CLASSES: dict[int, type[ApiError]] = {
     429: RateLimitedError,
 }
 
+# Why a 401 happened is known only to the auth flow that saw the challenge; it says so with ``refuse()``. The
+# password hint is given only where the credentials themselves were refused (a token service, a Basic registry).
+PASSWORD_HINT = "check the connection's login and password or access token"  # noqa: S105 - advice, not a secret
+_REFUSAL = "dockerhub_refusal"
+
 _HINTS: dict[int, str] = {
-    401: "check the connection's login and password or access token",
+    401: "the server did not accept this request's authorization",
     403: "the identity lacks permission for this resource",
     405: "the server does not support this operation",
 }
@@ -193,6 +198,12 @@ def redacted_path(url: httpx.URL) -> str:
     return f"{url.host}{':' + str(url.port) if url.port else ''}{url.path}"
 
 
+def refuse(response: httpx.Response, cls: type[ApiError], hint: str) -> None:
+    """Record on ``response`` what an auth flow learned about its refusal (the error class and the hint a user
+    needs), for :func:`error_from_response` to use whoever raises it."""
+    response.extensions[_REFUSAL] = (cls, hint)
+
+
 def error_from_response(response: httpx.Response, *, retry_after: float | None = None) -> ApiError:
     request = response.request
     try:
@@ -202,7 +213,7 @@ def error_from_response(response: httpx.Response, *, retry_after: float | None =
     code, message, codes = describe_server_error(body) if request.method != "HEAD" else (None, None, ())
     if request.method == "HEAD" and not message:
         message = "(a HEAD answer has no body)"
-    cls = error_class_for(response.status_code)
+    cls, hint = response.extensions.get(_REFUSAL) or (error_class_for(response.status_code), None)
     return cls(
         request.method,
         redacted_path(request.url),
@@ -211,7 +222,7 @@ def error_from_response(response: httpx.Response, *, retry_after: float | None =
         server_message=message,
         codes=codes,
         retry_after=retry_after,
-        hint=_HINTS.get(response.status_code),
+        hint=hint or _HINTS.get(response.status_code),
     )
 
 

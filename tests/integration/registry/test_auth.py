@@ -17,6 +17,7 @@ from airflow_provider_dockerhub.client import (
     ClientConfig,
     DockerHubSession,
     NotFoundError,
+    PermissionDeniedError,
     UntrustedRealmError,
 )
 from airflow_provider_dockerhub.client.auth.registry import RegistryTokenKey
@@ -92,9 +93,12 @@ def test_anonymous_pull_allowed_when_public(token_registry: LocalRegistry, issue
 
 def test_anonymous_pull_denied_when_private(token_registry: LocalRegistry, issuer: TokenIssuer, pushed: str):
     issuer.public_repositories = frozenset()
-    with session_for(token_registry, login=None, password=None) as session, pytest.raises(AuthenticationError) as exc:
+    with session_for(token_registry, login=None, password=None) as session, pytest.raises(PermissionDeniedError) as exc:
         session.registry.resolve_digest("team/app", "v1")
     assert exc.value.status == 401
+    # Not allowed is not "bad password": the answer says what the identity may not do.
+    assert "anonymous access may not pull repository team/app" in str(exc.value)
+    assert "password" not in str(exc.value)
     assert "HEAD" in str(exc.value) and "/v2/team/app/manifests/v1" in str(exc.value)
     # One token for the challenge, one retry after the insufficient_scope answer: never a loop.
     assert issuer.count == 1
@@ -102,9 +106,10 @@ def test_anonymous_pull_denied_when_private(token_registry: LocalRegistry, issue
 
 def test_anonymous_cannot_push(token_registry: LocalRegistry, issuer: TokenIssuer):
     with session_for(token_registry, login=None, password=None, allow_destructive=True) as session:
-        with pytest.raises(AuthenticationError) as exc:
+        with pytest.raises(PermissionDeniedError) as exc:
             session.registry.upload_blob("team/anon", b"data")
     assert exc.value.code == "UNAUTHORIZED"
+    assert "may not pull,push repository team/anon" in str(exc.value)
     assert issuer.count <= 3
 
 
@@ -131,13 +136,18 @@ def test_pull_and_push_scopes_are_separate_tokens(token_registry: LocalRegistry,
     assert scopes == [("repository:team/scopes:pull",), ("repository:team/scopes:pull,push",)]
 
 
-def test_expiry_triggers_a_new_mint(token_registry: LocalRegistry, issuer: TokenIssuer, pushed: str):
-    issuer.ttl = 2  # the client refreshes at 80 % of a short lifetime
+def test_expiry_triggers_a_new_mint(
+    token_registry: LocalRegistry, issuer: TokenIssuer, pushed: str, monkeypatch: pytest.MonkeyPatch
+):
+    issuer.ttl = 2  # below the spec's 60 s floor: the client keeps it 60 s, refreshing at 80 %
+    clock = [time.time()]
+    monkeypatch.setattr("airflow_provider_dockerhub.client.auth.registry.now", lambda: clock[0])
     with session_for(token_registry) as session:
         session.registry.head_manifest("team/app", "v1")
+        clock[0] += 2.1  # past the server's 2 s but within the floor: reused (a registry that disagrees says 401)
         session.registry.head_manifest("team/app", "v1")
         assert issuer.count == 1
-        time.sleep(2.1)
+        clock[0] += 60  # past the floor
         session.registry.head_manifest("team/app", "v1")
     assert issuer.count == 2
 
@@ -154,7 +164,8 @@ def test_server_side_expiry_invalidates_and_remints_once(
         issuer.exp_offset = 0
         tokens = session.state.registry_tokens
         (key,) = [k for k in tokens._tokens if isinstance(k, RegistryTokenKey)]
-        tokens._tokens[key] = MintedToken(stale, time.time() + 3600, time.time())
+        # Received two minutes ago: old enough that a 401 means "expired or revoked", not "clock skew".
+        tokens._tokens[key] = MintedToken(stale, time.time() + 3600, time.time() - 120)
         assert session.registry.head_manifest("team/app", "v1") is not None
     assert issuer.count == 2
 
@@ -169,6 +180,7 @@ def test_expired_tokens_from_the_issuer_fail_after_one_retry(
             session.registry.head_manifest("team/app", "v1")
         assert exc.value.status == 401
         assert issuer.count == 1
+        assert "expired by its own exp claim" in str(exc.value) and "password" not in str(exc.value)
         # Challenge known, cached token rejected: invalidate, one re-mint, rejected again -> stop.
         with pytest.raises(AuthenticationError):
             session.registry.head_manifest("team/app", "v1")

@@ -82,7 +82,10 @@ def test_registry_several_errors_keep_every_code() -> None:
     assert error.code == "DENIED"
     assert error.codes == ("DENIED", "UNAUTHORIZED")
     assert error.server_message == ("requested access to the resource is denied; authentication required; no code here")
-    assert "check the connection's login" in str(error)  # the 401 hint
+    # A bare 401 does not say the password is wrong (a pull-only identity pushing gets one too): only the auth flow
+    # that saw the challenge knows, and it says so with refuse().
+    assert "did not accept this request's authorization" in str(error)
+    assert "check the connection's login" not in str(error)
 
 
 def test_hub_detail_and_message() -> None:
