@@ -1,7 +1,7 @@
 """A real ``distribution`` registry (Debian's ``docker-registry`` 2.8) as a child process. Not for production.
 
 Auth modes: none, :class:`TokenAuth` (Bearer tokens from a :class:`TokenIssuer`) or :class:`BasicAuth`
-(htpasswd).
+(htpasswd). With ``tls=`` (a :class:`~airflow_provider_dockerhub.testing.tls.TlsFiles`) it serves HTTPS only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -18,12 +19,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from airflow_provider_dockerhub.testing.tls import TlsFiles
 from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 
 __all__ = [
     "BasicAuth",
     "LocalRegistry",
     "RegistryAuth",
+    "TlsFiles",
     "TokenAuth",
     "connection_json",
     "connection_uri",
@@ -86,7 +89,8 @@ def find_registry_binary() -> str:
 
 
 class LocalRegistry:
-    """``docker-registry serve`` on 127.0.0.1 with a free port, storage and log under ``data_dir``."""
+    """``docker-registry serve`` on 127.0.0.1 with a free port, storage and log under ``data_dir``; over HTTPS
+    with the certificate and key of ``tls`` (``url`` is then ``https://...``)."""
 
     def __init__(
         self,
@@ -96,6 +100,7 @@ class LocalRegistry:
         binary: str | None = None,
         start_timeout: float = 20.0,
         config_overrides: dict[str, Any] | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self._owns_dir = data_dir is None
         self.workdir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="registry-"))
@@ -103,6 +108,7 @@ class LocalRegistry:
         self._binary = binary
         self.start_timeout = start_timeout
         self.config_overrides = config_overrides or {}
+        self.tls = tls
         self._proc: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
 
@@ -132,7 +138,7 @@ class LocalRegistry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}"
 
     @property
     def pid(self) -> int | None:
@@ -164,6 +170,8 @@ class LocalRegistry:
             # A fixed secret keeps upload ``_state`` tokens valid across a restart on the same data dir.
             "http": {"addr": f"127.0.0.1:{port}", "secret": _HTTP_SECRET},
         }
+        if self.tls is not None:
+            config["http"]["tls"] = {"certificate": str(self.tls.certificate), "key": str(self.tls.key)}
         if self.auth is not None:
             config["auth"] = self.auth.configure(self.workdir)
         return _merge(config, self.config_overrides)
@@ -214,7 +222,12 @@ class LocalRegistry:
 
         assert self._proc is not None
         deadline = time.monotonic() + self.start_timeout
-        with httpx.Client(timeout=1.0) as client:
+        # The probe trusts the CA that signed the registry's certificate when it is known; it only asks whether
+        # our own child process answers yet, so without that CA it skips verification rather than wait forever.
+        verify: ssl.SSLContext | bool = True
+        if self.tls is not None:
+            verify = ssl.create_default_context(cafile=self.tls.ca) if self.tls.ca is not None else False
+        with httpx.Client(timeout=1.0, verify=verify) as client:
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
                     return False

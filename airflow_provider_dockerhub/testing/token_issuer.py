@@ -2,7 +2,8 @@
 
 It signs ES256 JWTs that Debian's ``docker-registry`` 2.8 accepts when the certificate written by
 :meth:`TokenIssuer.bundle_path` is its ``auth.token.rootcertbundle``. Knobs (``ttl``, ``exp_offset``,
-:meth:`TokenIssuer.fail_next`, ...) may be changed while the server runs, for negative tests.
+:meth:`TokenIssuer.fail_next`, ...) may be changed while the server runs, for negative tests. With ``tls=`` (a
+:class:`~airflow_provider_dockerhub.testing.tls.TlsFiles`) the realm is served over HTTPS.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import binascii
 import json
 import os
 import secrets
+import ssl
 import threading
 import time
 import uuid
@@ -26,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+
+    from airflow_provider_dockerhub.testing.tls import TlsFiles
 
 __all__ = ["KeyIdMode", "TokenIssuer", "TokenRequest", "libtrust_key_id", "parse_scope"]
 
@@ -44,6 +48,7 @@ class TokenRequest:
     authorization_present: bool
     query: dict[str, list[str]]
     status: int = 200
+    user_agent: str | None = None
 
 
 @dataclass
@@ -80,6 +85,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     issuer: TokenIssuer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that refuses our certificate (the point of some tests) aborts the handshake: not news."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -108,6 +120,8 @@ class TokenIssuer:
         key_id_mode: KeyIdMode = "kid",
         include_expires_in: bool = True,
         include_issued_at: bool = True,
+        tls: TlsFiles | None = None,
+        public_host: str = "127.0.0.1",
     ) -> None:
         if key_id_mode not in ("kid", "x5c"):
             raise ValueError(f"key_id_mode must be 'kid' or 'x5c', not {key_id_mode!r}")
@@ -122,6 +136,10 @@ class TokenIssuer:
         self.key_id_mode: KeyIdMode = key_id_mode
         self.include_expires_in = include_expires_in
         self.include_issued_at = include_issued_at
+        self.tls = tls
+        # The host written into ``origin``/``realm``; the server listens on 127.0.0.1 whatever it is, so
+        # "localhost" gives a realm on another host than a registry on 127.0.0.1 (a trust-rule test needs one).
+        self.public_host = public_host
         self._lock = threading.Lock()
         self._requests: list[TokenRequest] = []
         self.issued_tokens: list[str] = []
@@ -138,6 +156,12 @@ class TokenIssuer:
             return self
         server = _Server(("127.0.0.1", 0), _Handler)
         server.issuer = self
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.tls.certificate, self.tls.key)
+            # The handshake runs on the handler's thread (first read), not in accept(): a client that connects
+            # and stalls, or fails the handshake, must not block the serving loop for everyone else.
+            server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="token-issuer", daemon=True)
         self._thread.start()
@@ -167,8 +191,12 @@ class TokenIssuer:
         return int(self._server.server_address[1])
 
     @property
+    def origin(self) -> str:
+        return f"{'https' if self.tls is not None else 'http'}://{self.public_host}:{self.port}"
+
+    @property
     def realm(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
+        return f"{self.origin}/token"
 
     @property
     def certificate_pem(self) -> bytes:
@@ -273,12 +301,13 @@ class TokenIssuer:
         scopes = tuple(s for raw in query.get("scope", []) for s in raw.split())
         account = query.get("account", [None])[0]
         authorization = handler.headers.get("Authorization")
+        user_agent = handler.headers.get("User-Agent")
         with self._lock:
             injected = self._injected.popleft() if self._injected else None
 
         def record(user: str | None, granted: list[Access], status: int) -> None:
             present = authorization is not None
-            entry = TokenRequest(account, user, scopes, tuple(granted), present, query, status)
+            entry = TokenRequest(account, user, scopes, tuple(granted), present, query, status, user_agent)
             with self._lock:
                 self._requests.append(entry)
 
