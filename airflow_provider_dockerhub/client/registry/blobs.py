@@ -15,7 +15,21 @@ PIECE_SIZE = 1024 * 1024
 
 
 class UploadFailedError(DockerHubError):
-    """The push could not complete within its bounded resumes and restarts."""
+    """The push could not complete within its bounded resumes, restarts and ``max_retry_wait``.
+
+    When failed chunks ended it, ``last_error`` is the last one's public error (also the ``__cause__``) and
+    ``method``, ``path``, ``status`` (``None`` for a network failure), ``code`` and ``server_message`` repeat it,
+    so callers decide on attributes, never on the message.
+    """
+
+    def __init__(self, message: str, *, last_error: DockerHubError | None = None) -> None:
+        super().__init__(message)
+        self.last_error = last_error
+        self.method: str | None = getattr(last_error, "method", None)
+        self.path: str | None = getattr(last_error, "path", None)
+        self.status: int | None = getattr(last_error, "status", None)
+        self.code: str | None = getattr(last_error, "code", None)
+        self.server_message: str | None = getattr(last_error, "server_message", None)
 
 
 class BlobSource(Protocol):

@@ -16,6 +16,13 @@ holds, so at most one chunk is re-sent. distribution 2.8 invalidates the session
 reached it (status 404 ``BLOB_UPLOAD_INVALID``, log "upload resumed at wrong offset"); then a new session is
 opened and the blob is sent again from the start. Both paths are bounded and end with the digest verified.
 
+Why the engine waits as the server asks: a registry answering 503 with ``Retry-After: 2`` was otherwise asked
+again after 0.26/0.62/1.74 s, re-sending a 64 MiB chunk each time. Before each resume the engine sleeps the
+larger of its backoff and the server's ``Retry-After`` (on any status that carries it); the sleeps of one push
+are bounded together by the connection's ``max_retry_wait``, and a wait that would pass it ends the push at once.
+The final ``UploadFailedError`` names the last failure (method, path, status, server code and message) and has
+that failure, a public error, as its ``__cause__``.
+
 The engine is synchronous: each chunk is a sync iterator streamed as the request body, which httpx's AsyncClient
 refuses; only workers push (triggers poll and never write).
 """
@@ -49,6 +56,7 @@ from ..core.errors import (
 )
 from ..core.flow import Flow, Sleep
 from ..core.reference import merge_scopes, repository_scope, validate_digest
+from ..core.transport import parse_retry_after, rate_limit_delay
 from .api import RegistryOperations
 from .blobs import PIECE_SIZE, BlobSource, PushResult, StagedSource, StreamSource, UploadFailedError
 
@@ -87,10 +95,15 @@ class Progress:
         log.info("%s: %d bytes%s, %.1f MB/s", self.label, done, percent, rate)
 
 
-class _ChunkFailed(Exception):
-    def __init__(self, cause: BaseException | httpx.Response) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
+@dataclass
+class _Failure:
+    """A chunk that did not land, as a value rather than an exception, so no private exception can end up in
+    the ``__context__`` of the error a user sees. ``error`` is the public error for it (the ``ApiError`` subclass
+    for the status, ``TransportError``, ``ProtocolError``); ``restart`` is a 416, our offset being wrong."""
+
+    error: DockerHubError
+    retry_after: float | None = None
+    restart: bool = False
 
 
 @dataclass
@@ -104,6 +117,8 @@ class _Cursor:
     offset: int = 0
     resumes: int = 0
     restarts: int = 0
+    failures: int = 0
+    waited: float = 0.0
 
 
 @dataclass
@@ -230,21 +245,16 @@ class BlobPusher:
         while True:
             chunk_start = cursor.offset
             snapshot = cursor.hasher.copy()  # the hash state at the chunk's start, to resume from inside it
-            try:
-                sent, done = yield from self._send_chunk(chunk_start, cursor.hasher, progress, result)
-            except _ChunkFailed as failure:
+            outcome = yield from self._send_chunk(chunk_start, cursor.hasher, progress, result)
+            if isinstance(outcome, _Failure):
                 if self._cancel.is_set():
-                    raise UploadCancelled(f"push to {self.repository} cancelled") from None
-                log.warning("chunk at offset %d failed: %s", chunk_start, _describe(failure.cause))
-                # A 416 means our idea of the session's offset is wrong (distribution writes "Range: 0-0" for 0
-                # and for 1 byte held): resuming again would repeat it, so start a new session.
-                refused = isinstance(failure.cause, httpx.Response) and failure.cause.status_code == 416
-                yield from self._recover(cursor, chunk_start, snapshot, result, resume=not refused)
-                wait = self.ops.state.policy.backoff(cursor.resumes + cursor.restarts)
-                if isinstance(failure.cause, RateLimitedError) and failure.cause.retry_after:
-                    wait = max(wait, failure.cause.retry_after)  # the registry said how long; do not come back early
-                yield Sleep(wait)
+                    raise UploadCancelled(f"push to {self.repository} cancelled")
+                log.warning("chunk at offset %d failed: %s", chunk_start, outcome.error)
+                # Wait before asking the registry anything: its Retry-After covers the status GET too.
+                yield Sleep(self._next_wait(cursor, outcome))
+                yield from self._recover(cursor, chunk_start, snapshot, result, outcome)
                 continue
+            sent, done = outcome
             cursor.offset = chunk_start + sent
             if done:
                 break
@@ -260,15 +270,39 @@ class BlobPusher:
         result.digest = digest
         progress.update(cursor.offset, final=True)
 
+    def _next_wait(self, cursor: _Cursor, failure: _Failure) -> float:
+        """The sleep before resuming: the backoff, or longer when the server asked (``Retry-After``). All sleeps of
+        the push share the connection's ``max_retry_wait``; a wait that would pass it ends the push now."""
+        policy = self.ops.state.policy
+        cursor.failures += 1
+        wait = policy.backoff(cursor.failures)
+        if failure.retry_after is not None:
+            wait = max(wait, failure.retry_after)
+        if cursor.waited + wait > policy.max_total_wait:
+            raise self._gave_up(
+                failure,
+                f"the next wait ({wait:g} s) would pass max_retry_wait ({policy.max_total_wait:g} s, "
+                f"{cursor.waited:g} s waited)",
+            ) from failure.error
+        cursor.waited += wait
+        return wait
+
+    def _gave_up(self, failure: _Failure, reason: str) -> UploadFailedError:
+        return UploadFailedError(
+            f"push to {self.repository}: {reason}; last failure: {failure.error}", last_error=failure.error
+        )
+
     def _recover(
-        self, cursor: _Cursor, chunk_start: int, snapshot: Any, result: PushResult, *, resume: bool = True
+        self, cursor: _Cursor, chunk_start: int, snapshot: Any, result: PushResult, failure: _Failure
     ) -> Flow[None]:
         """Resume where the registry kept the session; otherwise open a new one and start again from zero."""
-        held = (yield from self._session_offset()) if resume else None
+        # A 416 means our idea of the session's offset is wrong (distribution writes "Range: 0-0" for 0 and for
+        # 1 byte held): resuming again would repeat it, so start a new session.
+        held = None if failure.restart else (yield from self._session_offset())
         if held is not None and chunk_start <= held <= chunk_start + self.chunk_size:
             cursor.resumes += 1
             if cursor.resumes > MAX_RESUMES:
-                raise UploadFailedError(f"push to {self.repository}: gave up after {MAX_RESUMES} resumes")
+                raise self._gave_up(failure, f"gave up after {MAX_RESUMES} resumes") from failure.error
             cursor.hasher = snapshot
             self._hash_range(cursor.hasher, chunk_start, held)  # re-reads at most one chunk
             result.bytes_resent += max(0, result.bytes_sent - held)
@@ -280,7 +314,7 @@ class BlobPusher:
         cursor.restarts += 1
         if cursor.restarts > MAX_RESTARTS or not self.source.seekable:
             reason = "the source cannot be re-read" if not self.source.seekable else "too many restarts"
-            raise UploadFailedError(f"push to {self.repository}: the registry dropped the upload session and {reason}")
+            raise self._gave_up(failure, f"the registry dropped the upload session and {reason}") from failure.error
         result.bytes_resent += result.bytes_sent
         result.bytes_sent = cursor.offset = 0
         cursor.hasher = hashlib.new(self.algorithm)
@@ -292,8 +326,11 @@ class BlobPusher:
         raise_for_response(response, {202})
         self._session = _Session(self.ops.upload_location(response))
 
-    def _send_chunk(self, start: int, hasher: Any, progress: Progress, result: PushResult) -> Flow[tuple[int, bool]]:
-        """PATCH one chunk starting at ``start``; returns (bytes sent, source exhausted)."""
+    def _send_chunk(
+        self, start: int, hasher: Any, progress: Progress, result: PushResult
+    ) -> Flow[tuple[int, bool] | _Failure]:
+        """PATCH one chunk starting at ``start``; returns (bytes sent, source exhausted), or the failure to resume
+        from. Failures that resuming cannot cure (a 400, a 404 on the session) raise their typed error."""
         assert self._session is not None
         length = self.chunk_size
         stream = self.source if isinstance(self.source, StreamSource) else None
@@ -329,21 +366,26 @@ class BlobPusher:
             content=body,
         )
         try:
-            try:
-                response = yield from self.ops.state.registry_auth.request_flow(request, self.scopes, replayable=False)
-            except (TransportError, httpx.TransportError, RateLimitedError) as exc:
-                # What a send itself raises when it is transient (``is_transient``); a ``ServerError`` here would
-                # come from the token endpoint, which is not this chunk's failure.
-                raise _ChunkFailed(exc) from exc
+            response = yield from self.ops.state.registry_auth.request_flow(request, self.scopes, replayable=False)
+        except (TransportError, RateLimitedError) as exc:
+            # What a send itself raises when it is transient (``is_transient``); a ``ServerError`` here would
+            # come from the token endpoint, which is not this chunk's failure. A 429 carries its Retry-After.
+            return _Failure(exc, exc.retry_after if isinstance(exc, RateLimitedError) else None)
+        except httpx.TransportError as exc:  # raised by our own body generator's reads, not by the transport
+            wrapped = TransportError("PATCH", redacted_path(request.url), exc)
+            wrapped.__cause__ = exc
+            return _Failure(wrapped)
         finally:
             handle.close()
         if self._cancel.is_set():
             raise UploadCancelled(f"push to {self.repository} cancelled")
         if _chunk_failed(response):
-            raise _ChunkFailed(response)
+            asked = _asked_wait(response)
+            error = error_from_response(response, retry_after=asked)
+            return _Failure(error, asked, restart=response.status_code == 416)
         raise_for_response(response, {202})
         if sent.value != length:  # the server answered before reading our whole body
-            raise _ChunkFailed(ProtocolError("PATCH", redacted_path(request.url), "chunk accepted unread"))
+            return _Failure(ProtocolError("PATCH", redacted_path(request.url), "chunk accepted unread"))
         self._session.location = self.ops.upload_location(response)
         self._session.offset = start + length
         if stream is not None:
@@ -445,6 +487,14 @@ def _chunk_failed(response: httpx.Response) -> bool:
     return is_transient(response) or status >= 500 or status in _CHUNK_RESTART_STATUSES
 
 
+def _asked_wait(response: httpx.Response) -> float | None:
+    """How long the server asked us to wait, whatever the status: ``Retry-After`` (RFC 9110 allows it on any
+    answer, and registries send it with 503), plus Docker's rate-limit reset headers on a 429."""
+    if response.status_code == 429:
+        return rate_limit_delay(response)
+    return parse_retry_after(response.headers.get("Retry-After"))
+
+
 def _held_bytes(range_header: str | None, expected: int) -> int | None:
     """``Range: 0-<last>`` -> bytes held. distribution writes ``0-0`` for an empty session too, so ``0-0`` means
     0 unless we had already sent more (then it is ambiguous and treated as a dead session)."""
@@ -457,9 +507,3 @@ def _held_bytes(range_header: str | None, expected: int) -> int | None:
     if last == 0:
         return 0 if expected <= 1 else None
     return last + 1
-
-
-def _describe(cause: BaseException | httpx.Response) -> str:
-    if isinstance(cause, httpx.Response):
-        return f"HTTP {cause.status_code}"
-    return f"{type(cause).__name__}: {cause}"
