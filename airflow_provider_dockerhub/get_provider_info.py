@@ -37,6 +37,12 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "true, false, or the path of a CA bundle.",
         "schema": {"type": ["string", "null"], "default": "true"},
     },
+    "registry_ca_bundle": {
+        "label": "Registry CA bundle",
+        "description": "Path of a PEM CA bundle trusted for the registry (and token realms on its host) in addition "
+        "to the default roots; Docker Hub and Scout keep the default roots.",
+        "schema": {"type": ["string", "null"]},
+    },
     "timeout": {
         "label": "Timeout (seconds)",
         "description": "Read/write/pool timeout of every request.",

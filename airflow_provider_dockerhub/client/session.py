@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,15 +29,20 @@ if TYPE_CHECKING:
 
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
 
+log = logging.getLogger("airflow_provider_dockerhub.client")
+
 
 class _Pool(Generic[C]):
-    """One pooled client per origin (scheme, host, port); created on first use, thread-safe."""
+    """One pooled client per origin (scheme, host, port), with that origin's trust (``ClientConfig.
+    ssl_context_for``: the registry's CA bundle for the registry's host only); created on first use, thread-safe.
+    """
 
     def __init__(self, config: ClientConfig, factory: Callable[..., C]) -> None:
         self._config = config
         self._factory: Callable[..., C] = factory
         self._clients: dict[tuple[str, str, int | None], C] = {}
         self._lock = threading.Lock()
+        self._warned = False
 
     def client_for(self, url: httpx.URL) -> C:
         origin = (url.scheme, url.host, url.port)
@@ -45,10 +51,12 @@ class _Pool(Generic[C]):
             with self._lock:
                 client = self._clients.get(origin)
                 if client is None:
+                    self._warn_if_unverified()
                     client = self._factory(
-                        verify=self._config.ssl_context,
+                        verify=self._config.ssl_context_for(url),
                         timeout=self._config.httpx_timeout,
-                        headers={"User-Agent": self._config.user_agent},
+                        # No default headers: the flows build their requests by hand, and client.send() merges
+                        # none of a client's defaults into those (the drivers set the User-Agent instead).
                         # As many kept alive as allowed open: with fewer, a busy pool closes and reopens
                         # connections it is about to reuse (encode/httpcore#1035).
                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
@@ -56,6 +64,19 @@ class _Pool(Generic[C]):
                     )
                     self._clients[origin] = client
         return client
+
+    def _warn_if_unverified(self) -> None:
+        """Once per session (called under the lock): credentials sent where certificates are not checked can be
+        read and images altered by anyone on the path, and nothing else would tell the operator."""
+        hosts = self._config.unverified_hosts
+        if hosts and not self._warned:
+            self._warned = True
+            log.warning(
+                "TLS certificate verification is off (connection extra 'verify' is false) for %s and every other "
+                "host this session contacts (token realms, redirects); for a privately signed registry set "
+                "'registry_ca_bundle' to its CA's PEM file instead",
+                ", ".join(hosts),
+            )
 
     def take_all(self) -> list[C]:
         with self._lock:
@@ -77,7 +98,7 @@ class DockerHubSession:
     ) -> None:
         self.state = SessionState(config, on_secret=on_secret, policy=policy)
         self._pool: _Pool[httpx.Client] = _Pool(config, httpx.Client)
-        self.driver = SyncDriver(self._pool, sleep)
+        self.driver = SyncDriver(self._pool, sleep, user_agent=config.user_agent)
 
     @property
     def config(self) -> ClientConfig:
@@ -127,7 +148,7 @@ class AsyncDockerHubSession:
     ) -> None:
         self.state = SessionState(config, on_secret=on_secret, policy=policy)
         self._pool: _Pool[httpx.AsyncClient] = _Pool(config, httpx.AsyncClient)
-        self.driver = AsyncDriver(self._pool)
+        self.driver = AsyncDriver(self._pool, user_agent=config.user_agent)
 
     @property
     def config(self) -> ClientConfig:

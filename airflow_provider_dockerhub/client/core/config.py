@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_dockerhub import __version__
+
 from .errors import ConfigurationError
 
 DEFAULT_HUB_URL = "https://hub.docker.com"
@@ -29,6 +31,7 @@ EXTRA_FIELDS = (
     "namespace",
     "scim_token",
     "verify",
+    "registry_ca_bundle",
     "timeout",
     "connect_timeout",
     "max_retries",
@@ -83,26 +86,64 @@ def _as_verify(value: Any) -> bool | str:
         text = value.strip()
         if text.lower() in _TRUE | _FALSE and text:
             return text.lower() in _TRUE
-        if not os.path.isfile(text):
-            raise ConfigurationError(f"extra 'verify' names a CA bundle that does not exist: {text!r}")
-        try:
-            _ssl_context(text)
-        except (ssl.SSLError, OSError) as exc:
-            raise ConfigurationError(f"extra 'verify' names a file that is not a usable CA bundle: {text!r}") from exc
-        return text
+        return _as_ca_bundle("verify", text)
     raise ConfigurationError(f"extra 'verify' must be true, false or a CA bundle path, got {value!r}")
 
 
+def _as_ca_bundle(name: str, value: Any) -> str:
+    """The path of a PEM file that exists and loads as CA certificates; anything else is refused, never read as
+    "do not verify" (so ``registry_ca_bundle: false`` is an error, not a way to turn verification off)."""
+    text = value.strip() if isinstance(value, str) else None
+    if not text:
+        raise ConfigurationError(f"extra {name!r} must be a CA bundle path, got {value!r}")
+    if not os.path.isfile(text):
+        raise ConfigurationError(f"extra {name!r} names a CA bundle that does not exist: {text!r}")
+    try:
+        # The context the client will use (cached): ``verify`` replaces the default roots, the registry's bundle
+        # adds to them. Either way a file without a certificate in it fails to load here, not at the first request.
+        _ssl_context(text) if name == "verify" else _ssl_context(None, text)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigurationError(f"extra {name!r} names a file that is not a usable CA bundle: {text!r}") from exc
+    return text
+
+
 @functools.lru_cache(maxsize=8)
-def _ssl_context(cafile: str | None) -> ssl.SSLContext:
-    """One SSL context per CA bundle per process: building one loads the CA store (~16 ms and ~1 MB), too
-    costly per client when a triggerer runs a thousand sensors (measured: a fresh httpx client with the default
-    trust store took ~16 ms to build, a reused one nothing)."""
+def _ssl_context(cafile: str | None, extra_cafile: str | None = None) -> ssl.SSLContext:
+    """One SSL context per combination of CA bundles per process: building one loads the CA store (~16 ms and
+    ~1 MB), too costly per client when a triggerer runs a thousand sensors (measured: a fresh httpx client with
+    the default trust store took ~16 ms to build, a reused one nothing). ``cafile`` replaces the default roots
+    (certifi, httpx's own), ``extra_cafile`` adds to them."""
     if cafile is None:
         import certifi  # httpx's own default trust store
 
         cafile = certifi.where()
-    return ssl.create_default_context(cafile=cafile)
+    context = ssl.create_default_context(cafile=cafile)
+    if extra_cafile is not None:
+        context.load_verify_locations(cafile=extra_cafile)
+    return context
+
+
+def build_user_agent(*products: str) -> str:
+    """``airflow-provider-dockerhub/<version> <products...> httpx/<version>``: what every request says it is
+    (registries and Docker Hub tell clients apart by it in their logs and rate-limit support cases). The Airflow
+    layer passes ``airflow/<version>`` as a product."""
+    parts = [f"airflow-provider-dockerhub/{__version__}", *products, f"httpx/{httpx.__version__}"]
+    return " ".join(_as_user_agent(part) for part in parts)
+
+
+def _as_user_agent(value: Any) -> str:
+    # Visible ASCII and spaces only: a CR or LF would split the header (httpx refuses those late, mid-request).
+    if not isinstance(value, str) or not value.strip() or any(not (" " <= c <= "~") for c in value):
+        raise ConfigurationError(f"user agent must be printable ASCII, got {value!r}")
+    return value.strip()
+
+
+DEFAULT_USER_AGENT = build_user_agent()
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    # httpx normalises a default port to None, so https://h and https://h:443 are one origin.
+    return (url.scheme, url.host, url.port)
 
 
 def _as_realms(value: Any) -> tuple[str, ...]:
@@ -137,13 +178,14 @@ class ClientConfig:
     namespace: str | None = None
     scim_token: str | None = field(default=None, repr=False)
     verify: bool | str = True
+    registry_ca_bundle: str | None = None
     timeout: float = 30.0
     connect_timeout: float = 10.0
     max_retries: int = 4
     max_retry_wait: float = 120.0
     allow_destructive: bool = False
     trusted_realms: tuple[str, ...] = ()
-    user_agent: str = "airflow-provider-dockerhub"
+    user_agent: str = DEFAULT_USER_AGENT
 
     @property
     def anonymous(self) -> bool:
@@ -159,11 +201,48 @@ class ClientConfig:
 
     @property
     def ssl_context(self) -> ssl.SSLContext | bool:
+        """The trust of every host but the registry's: the default roots, or the ``verify`` bundle, or off."""
         return False if self.verify is False else _ssl_context(self.verify if isinstance(self.verify, str) else None)
 
+    def ssl_context_for(self, url: httpx.URL) -> ssl.SSLContext | bool:
+        """The trust for requests to ``url``'s origin: :attr:`ssl_context`, plus ``registry_ca_bundle`` for the
+        registry's origin and any other origin on the registry's host (its token realm, say), unless that origin
+        is the Hub's or Scout's: a private CA vouches for the private registry, never for Docker Hub."""
+        if self.verify is False or self.registry_ca_bundle is None or not self.uses_registry_ca(url):
+            return self.ssl_context
+        return _ssl_context(self.verify if isinstance(self.verify, str) else None, self.registry_ca_bundle)
+
+    def uses_registry_ca(self, url: httpx.URL) -> bool:
+        registry = httpx.URL(self.registry_url)
+        origin = _origin(url)
+        if origin == _origin(registry):
+            return True
+        if origin in {_origin(httpx.URL(self.hub_url)), _origin(httpx.URL(self.scout_url))}:
+            return False
+        return url.host == registry.host
+
+    @property
+    def unverified_hosts(self) -> tuple[str, ...]:
+        """The configured hosts whose certificates are not checked (all of them with ``verify`` false)."""
+        if self.verify is not False:
+            return ()
+        urls = (self.hub_url, self.registry_url, self.scout_url)
+        return tuple(dict.fromkeys(httpx.URL(url).netloc.decode("ascii") for url in urls))
+
     @classmethod
-    def from_fields(cls, login: str | None, password: str | None, extra: Mapping[str, Any] | None) -> ClientConfig:
-        """Build from a connection's login, password and extras, validating every field."""
+    def from_fields(
+        cls,
+        login: str | None,
+        password: str | None,
+        extra: Mapping[str, Any] | None,
+        *,
+        user_agent: str | None = None,
+    ) -> ClientConfig:
+        """Build from a connection's login, password and extras, validating every field.
+
+        ``user_agent`` replaces the default ``User-Agent`` (:data:`DEFAULT_USER_AGENT`); build one with
+        :func:`build_user_agent` to keep the provider's and httpx's products in it.
+        """
         raw = dict(extra or {})
         values: dict[str, Any] = {}
         for name in EXTRA_FIELDS:
@@ -182,6 +261,10 @@ class ClientConfig:
             kwargs["scim_token"] = str(values["scim_token"])
         if "verify" in values:
             kwargs["verify"] = _as_verify(values["verify"])
+        if "registry_ca_bundle" in values:
+            kwargs["registry_ca_bundle"] = _as_ca_bundle("registry_ca_bundle", values["registry_ca_bundle"])
+        if user_agent is not None:
+            kwargs["user_agent"] = _as_user_agent(user_agent)
         if "timeout" in values:
             kwargs["timeout"] = _as_number("timeout", values["timeout"], minimum=0.001)
         if "connect_timeout" in values:

@@ -13,6 +13,7 @@ did drift: their retry and error handling are two copies, apache/airflow#69903.)
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable, Generator, Hashable
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import httpx
+
+from .config import DEFAULT_USER_AGENT
+from .errors import TransportError, redacted_path
 
 T = TypeVar("T")
 C_co = TypeVar("C_co", covariant=True)
@@ -107,12 +111,49 @@ class ClientPool(Protocol[C_co]):
     def client_for(self, url: httpx.URL) -> C_co: ...
 
 
+def prepare(request: httpx.Request, user_agent: str) -> None:
+    """What every request gets before it leaves: a ``User-Agent`` unless it has one. Flows build requests with
+    ``httpx.Request(...)``, which carries none of a client's default headers, and ``client.send()`` adds none.
+    Only this one default: merging the others would add ``Accept-Encoding: gzip``, and a CDN may then compress
+    blob bytes that must hash to their digest as served."""
+    if "User-Agent" not in request.headers:
+        request.headers["User-Agent"] = user_agent
+
+
+def certificate_failure(request: httpx.Request, exc: httpx.TransportError) -> TransportError | None:
+    """The error for a server certificate that did not verify, or ``None`` for any other transport failure.
+
+    It will not verify on a retry either, so it is final (``send_flow`` retries only ``httpx`` errors), and it
+    says which extra would make the server trusted. Nothing was sent: the handshake fails before the request.
+    """
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    url = request.url
+    failure = httpx.ConnectError(
+        f"TLS certificate verification failed for {url.scheme}://{url.netloc.decode('ascii')}: {cause}; if it is "
+        "signed by a private CA, set the connection extra 'registry_ca_bundle' (the registry and token realms on "
+        "its host) or 'verify' (every host) to that CA's PEM file",
+        request=request,
+    )
+    return TransportError(request.method, redacted_path(url), failure)
+
+
 class SyncDriver:
     """Runs flows with blocking I/O. Thread-safe: flows share only the token sources, which lock per key."""
 
-    def __init__(self, pool: ClientPool[httpx.Client], sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        pool: ClientPool[httpx.Client],
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
         self._pool = pool
         self._sleep = sleep
+        self._user_agent = user_agent
 
     def run(self, flow: Flow[T]) -> T:
         value: Any = None
@@ -134,8 +175,16 @@ class SyncDriver:
 
     def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Send):
-            client = self._pool.client_for(effect.request.url)
-            return client.send(effect.request, stream=effect.stream, follow_redirects=effect.follow_redirects)
+            request = effect.request
+            prepare(request, self._user_agent)
+            client = self._pool.client_for(request.url)
+            try:
+                return client.send(request, stream=effect.stream, follow_redirects=effect.follow_redirects)
+            except httpx.TransportError as exc:
+                failure = certificate_failure(request, exc)
+                if failure is None:
+                    raise
+                raise failure from exc
         if isinstance(effect, Sleep):
             if effect.seconds > 0:
                 self._sleep(effect.seconds)
@@ -173,8 +222,11 @@ class AsyncDriver:
     100 ms and the polls were answered faster (bench/triggers_1000.py).
     """
 
-    def __init__(self, pool: ClientPool[httpx.AsyncClient], max_in_flight: int = 8) -> None:
+    def __init__(
+        self, pool: ClientPool[httpx.AsyncClient], max_in_flight: int = 8, *, user_agent: str = DEFAULT_USER_AGENT
+    ) -> None:
         self._pool = pool
+        self._user_agent = user_agent
         self._max_in_flight = max_in_flight
         self._in_flight: asyncio.Semaphore | None = None  # made on first use, on the loop that runs the flows
 
@@ -198,13 +250,15 @@ class AsyncDriver:
 
     async def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Send):
-            client = self._pool.client_for(effect.request.url)
-            if effect.stream:  # the caller reads the body later: a slot held until then could never be freed here
-                return await client.send(effect.request, stream=True, follow_redirects=effect.follow_redirects)
-            if self._in_flight is None:
-                self._in_flight = asyncio.Semaphore(self._max_in_flight)
-            async with self._in_flight:
-                return await client.send(effect.request, follow_redirects=effect.follow_redirects)
+            request = effect.request
+            prepare(request, self._user_agent)
+            try:
+                return await self._send(request, effect)
+            except httpx.TransportError as exc:
+                failure = certificate_failure(request, exc)
+                if failure is None:
+                    raise
+                raise failure from exc
         if isinstance(effect, Sleep):
             if effect.seconds > 0:
                 await asyncio.sleep(effect.seconds)
@@ -231,6 +285,15 @@ class AsyncDriver:
                 if token is None:
                     token = source.store(key, await self.run(source.mint_flow(key)))
         return token
+
+    async def _send(self, request: httpx.Request, effect: Send) -> httpx.Response:
+        client = self._pool.client_for(request.url)
+        if effect.stream:  # the caller reads the body later: a slot held until then could never be freed here
+            return await client.send(request, stream=True, follow_redirects=effect.follow_redirects)
+        if self._in_flight is None:
+            self._in_flight = asyncio.Semaphore(self._max_in_flight)
+        async with self._in_flight:
+            return await client.send(request, follow_redirects=effect.follow_redirects)
 
 
 def now() -> float:
