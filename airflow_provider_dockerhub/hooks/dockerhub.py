@@ -7,6 +7,7 @@ and clients are built on first use.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,28 @@ def mask_derived_secret(secret: str) -> None:
     from airflow.providers.common.compat.sdk import mask_secret
 
     mask_secret(secret)
+
+
+# Tasks that tell the supervisor of a mask from the event loop; kept so the loop does not drop them half done.
+_PENDING_MASKS: set[asyncio.Task[None]] = set()
+
+
+def mask_derived_secret_in_loop(secret: str) -> None:
+    """The async session's masker. The sync ``mask_secret`` asks the supervisor synchronously, which inside an
+    event loop with another request in flight raises ``DeadlockImminentError`` (a ``BaseException``, so its own
+    ``suppress(Exception)`` lets it through). ``amask_secret`` masks locally and tells the supervisor with an async
+    send; scheduled here on the running loop, it runs while the request the token authorizes is awaited, so before
+    anything about that request can be logged."""
+    try:
+        from airflow.sdk.log import amask_secret
+
+        loop = asyncio.get_running_loop()
+    except (ImportError, RuntimeError):  # no async masking in this Airflow, or no loop: the sync path is safe
+        mask_derived_secret(secret)
+        return
+    task = loop.create_task(amask_secret(secret))
+    _PENDING_MASKS.add(task)
+    task.add_done_callback(_PENDING_MASKS.discard)
 
 
 def config_from_connection(login: str | None, password: str | None, extra: dict[str, Any]) -> ClientConfig:
@@ -152,4 +175,4 @@ class DockerHubAsyncHook(DockerHubHook):
         """A new async session; the caller owns it (``async with`` or ``await session.aclose()``)."""
         from airflow_provider_dockerhub.client.session import AsyncDockerHubSession
 
-        return AsyncDockerHubSession(await self.get_async_config(), on_secret=mask_derived_secret)
+        return AsyncDockerHubSession(await self.get_async_config(), on_secret=mask_derived_secret_in_loop)

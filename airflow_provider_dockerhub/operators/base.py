@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_dockerhub.assets import image_asset, is_image_asset
+from airflow_provider_dockerhub.failures import wrap_task_methods
 from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
 
 if TYPE_CHECKING:
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
 class DockerHubBaseOperator(BaseOperator):  # type: ignore[misc]
     template_fields: Sequence[str] = ("dockerhub_conn_id",)
     ui_color = "#2496ed"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every operator's task methods fail at once, retries unused, on errors a retry would repeat
+        # (rejected credentials, refused writes, bad input): airflow_provider_dockerhub.failures.
+        super().__init_subclass__(**kwargs)
+        wrap_task_methods(cls, ("execute", "execute_complete"))
 
     def __init__(self, *, dockerhub_conn_id: str = DockerHubHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import PokeReturnValue
 
-from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
 from airflow_provider_dockerhub.sensors.base import DockerHubDeferrableSensor
 from airflow_provider_dockerhub.triggers.registry import DockerHubDigestTrigger
 
@@ -52,8 +51,7 @@ class DockerHubDigestSensor(DockerHubDeferrableSensor):
 
     def poke(self, context: Context) -> PokeReturnValue:
         watch = self._watch()
-        with DockerHubHook(dockerhub_conn_id=self.dockerhub_conn_id) as hook:
-            met, current = hook.registry.digest_state(watch)
+        met, current = self.hook().registry.digest_state(watch)
         self.log.info("%s:%s is at %s (condition %s: %s)", self.repository, self.tag, current, self.condition, met)
         return PokeReturnValue(is_done=met, xcom_value=current)
 

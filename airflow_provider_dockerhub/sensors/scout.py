@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import PokeReturnValue
 
-from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
 from airflow_provider_dockerhub.sensors.base import DockerHubDeferrableSensor
 from airflow_provider_dockerhub.triggers.scout import DockerHubScoutIndexedTrigger
 
@@ -36,10 +35,10 @@ class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
     def poke(self, context: Context) -> PokeReturnValue:
         from airflow_provider_dockerhub.client.scout.api import ImageCoordinates
 
-        with DockerHubHook(dockerhub_conn_id=self.dockerhub_conn_id) as hook:
-            config = hook.get_config()
-            coords = ImageCoordinates.for_connection(config, self.repository, self.digest)
-            done, state = hook.scout.index_state_done(self.organization or config.namespace, coords)
+        hook = self.hook()
+        config = hook.get_config()
+        coords = ImageCoordinates.for_connection(config, self.repository, self.digest)
+        done, state = hook.scout.index_state_done(self.organization or config.namespace, coords)
         self.log.info("Scout state of %s@%s: %s", self.repository, self.digest, state)
         return PokeReturnValue(is_done=done, xcom_value=self.digest if done else None)
 

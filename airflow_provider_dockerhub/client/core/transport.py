@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .errors import RateLimitedError, TransportError, error_from_response, is_transient, redacted_path
+from .errors import ProtocolError, RateLimitedError, TransportError, error_from_response, is_transient, redacted_path
 from .flow import CloseBody, Flow, ReadBody, Send, Sleep, now
 
 log = logging.getLogger("airflow_provider_dockerhub.client")
@@ -176,6 +176,12 @@ def send_flow(
         delay: float | None = None
         try:
             response: httpx.Response = yield Send(request, stream=stream, follow_redirects=follow_redirects)
+        except httpx.LocalProtocolError:
+            # We could not even encode the request (a header value HTTP forbids): sending it again changes nothing,
+            # and httpx's message quotes the offending value, which may be a secret. Neither retried nor chained.
+            raise ProtocolError(
+                method, redacted_path(request.url), "the request could not be encoded (a header value HTTP forbids)"
+            ) from None
         except httpx.TransportError as exc:
             safe = isinstance(exc, _NOT_SENT_ERRORS) or idempotent
             if not (replayable and safe) or retries >= policy.max_retries:

@@ -70,7 +70,10 @@ class HubRequests:
         self.base = httpx.URL(state.config.hub_url)
 
     def url(self, *segments: str) -> httpx.URL:
-        return self.base.copy_with(path="/v2" + "".join("/" + path_segment(s) for s in segments))
+        # A path in hub_url (a proxy mounting the API under /dockerhub, say) prefixes every endpoint, as it
+        # prefixes the token mint: the credentials and the calls must reach the same place.
+        prefix = self.base.path.rstrip("/")
+        return self.base.copy_with(path=prefix + "/v2" + "".join("/" + path_segment(s) for s in segments))
 
     def request(
         self,

@@ -57,7 +57,8 @@ class ScimOperations:
         self.base = httpx.URL(state.config.hub_url)
 
     def url(self, *segments: str) -> httpx.URL:
-        return self.base.copy_with(path=SCIM_PREFIX + "".join("/" + path_segment(s) for s in segments))
+        prefix = self.base.path.rstrip("/")  # a path in hub_url prefixes SCIM too (see HubRequests.url)
+        return self.base.copy_with(path=prefix + SCIM_PREFIX + "".join("/" + path_segment(s) for s in segments))
 
     def call(
         self,
