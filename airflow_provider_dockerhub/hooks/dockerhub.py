@@ -53,9 +53,15 @@ def mask_derived_secret_in_loop(secret: str) -> None:
 
 def config_from_connection(login: str | None, password: str | None, extra: dict[str, Any]) -> ClientConfig:
     # Imported here, not at module level: DAG files import this module, and parsing must stay cheap.
-    from airflow_provider_dockerhub.client.core.config import ClientConfig
+    from airflow_provider_dockerhub.client.core.config import ClientConfig, build_user_agent
 
-    return ClientConfig.from_fields(login, password, extra)
+    return ClientConfig.from_fields(login, password, extra, user_agent=build_user_agent(_airflow_product()))
+
+
+def _airflow_product() -> str:
+    from airflow import __version__ as airflow_version
+
+    return f"airflow/{airflow_version}"
 
 
 class DockerHubHook(BaseHook):  # type: ignore[misc]  # BaseHook is Any to mypy (airflow not followed)

@@ -201,3 +201,21 @@ def test_the_marker_never_holds_the_secret(lockout_markers: str) -> None:
     text = marker.read_text()
     assert "hunter2" not in text and "hunter2" not in marker.name
     assert json.loads(text)["status"] == 401
+
+
+# -- the hook's User-Agent -------------------------------------------------------------------------------------------
+
+
+def test_the_hooks_requests_name_the_provider_airflow_and_httpx(
+    airflow_conn: Callable[..., str], token_registry: LocalRegistry, token_issuer: TokenIssuer, stable_digest: str
+) -> None:
+    import airflow
+    import httpx
+
+    from airflow_provider_dockerhub import __version__
+
+    conn = registry_conn(airflow_conn, token_registry, "alice-secret")
+    with DockerHubHook(dockerhub_conn_id=conn) as hook:
+        hook.registry.head_manifest("pokes/app", "stable")
+    expected = f"airflow-provider-dockerhub/{__version__} airflow/{airflow.__version__} httpx/{httpx.__version__}"
+    assert token_issuer.requests[-1].user_agent == expected
