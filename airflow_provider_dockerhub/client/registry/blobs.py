@@ -1,17 +1,25 @@
-"""What a blob push reads from and what it reports: the sources (a file, bytes, a forward-only stream, a blob
-staged by a flow) and the push result. No requests here; ``upload.py`` is the engine that sends them."""
+"""What a blob push reads from and what pushes report: the sources (a file, bytes, a forward-only stream, a blob
+staged by a flow), the blob push result, and the one result shape of an image push and a copy. No requests here;
+``upload.py`` is the engine that sends them."""
 
 from __future__ import annotations
 
 import io
+import logging
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, runtime_checkable
+
+import httpx
 
 from ..core.errors import DockerHubError, InvalidInputError
 from ..core.flow import Flow
+from ..core.reference import is_docker_hub_registry
 
 PIECE_SIZE = 1024 * 1024
+
+log = logging.getLogger("airflow_provider_dockerhub.client.registry.upload")  # the engine's logger, as before
 
 
 class UploadFailedError(DockerHubError):
@@ -132,6 +140,27 @@ class StreamSource:
 
 
 @dataclass
+class Progress:
+    """Logs bytes, percent and MB/s at most every ``interval`` seconds (and at the end)."""
+
+    total: int | None
+    label: str
+    interval: float = 10.0
+    started: float = field(default_factory=time.monotonic)
+    _last: float = 0.0
+
+    def update(self, done: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = done / elapsed / 1e6
+        percent = f" ({100 * done / self.total:.0f} %)" if self.total else ""
+        log.info("%s: %d bytes%s, %.1f MB/s", self.label, done, percent, rate)
+
+
+@dataclass
 class PushResult:
     digest: str
     size: int
@@ -155,16 +184,28 @@ class PushResult:
         }
 
 
+def registry_name(registry: str) -> str:
+    """The registry as image references and image Assets name it: ``docker.io`` for Docker Hub (any alias it is
+    written as), else ``host[:port]`` in lower case. Accepts a URL (``registry_url``) or a bare host."""
+    host = httpx.URL(registry if "://" in registry else f"https://{registry}").netloc.decode("ascii").lower()
+    return "docker.io" if is_docker_hub_registry(host) else host
+
+
 @dataclass
 class BlobCounts:
-    """How the blobs of an image push or copy got there; both report these."""
+    """How the blobs of an image push or copy got there, each digest counted once however many manifests share
+    it (a base layer shared by two platforms is one blob)."""
 
     blobs_uploaded: int = 0
     blobs_skipped: int = 0
     blobs_mounted: int = 0
     bytes_uploaded: int = 0
+    counted: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def add(self, pushed: PushResult) -> None:
+        if pushed.digest in self.counted:
+            return
+        self.counted.add(pushed.digest)
         if pushed.skipped:
             self.blobs_skipped += 1
         elif pushed.mounted:
@@ -172,6 +213,41 @@ class BlobCounts:
         else:
             self.blobs_uploaded += 1
             self.bytes_uploaded += pushed.size
+
+
+@dataclass
+class TransferResult(BlobCounts):
+    """What an image push (OCI layout) and a copy report, in one shape (``as_xcom``: the README's table).
+
+    ``manifests`` lists the digests of the child manifests of an index that are now at the destination (written
+    or found there), depth first, each once; it is empty for a single image and for a tag move within one
+    repository, which copies nothing.
+    """
+
+    digest: str = ""
+    registry: str = ""
+    repository: str = ""
+    tags: list[str] = field(default_factory=list)
+    media_type: str = ""
+    manifests: list[str] = field(default_factory=list)
+
+    def add_manifest(self, digest: str) -> None:
+        if digest not in self.manifests:
+            self.manifests.append(digest)
+
+    def as_xcom(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "registry": self.registry,
+            "repository": self.repository,
+            "tags": list(self.tags),
+            "media_type": self.media_type,
+            "manifests": list(self.manifests),
+            "blobs_uploaded": self.blobs_uploaded,
+            "blobs_mounted": self.blobs_mounted,
+            "blobs_skipped": self.blobs_skipped,
+            "bytes_uploaded": self.bytes_uploaded,
+        }
 
 
 def as_source(source: Any) -> BlobSource:

@@ -16,7 +16,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Literal, TypeVar
 
 from ..core.errors import InvalidInputError
@@ -24,7 +24,7 @@ from ..core.flow import Flow
 from ..core.front import SyncFront
 from ..core.reference import validate_digest, validate_tag
 from .api import RegistryOperations
-from .blobs import BlobCounts, PushResult, UploadFailedError
+from .blobs import PushResult, TransferResult, UploadFailedError, registry_name
 from .media import INDEX_TYPES, Manifest, blob_descriptors, child_descriptors, media_type_of
 from .upload import BlobPusher
 
@@ -46,22 +46,12 @@ Plan = Generator[Step, Any, T]
 
 
 @dataclass
-class CopyResult(BlobCounts):
-    digest: str = ""
-    destination: str = ""
-    tags: list[str] = field(default_factory=list)
-    manifests: int = 0
+class CopyResult(TransferResult):
+    """A copy's :class:`TransferResult`; ``destination`` is its repository, by its older name."""
 
-    def as_xcom(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "destination": self.destination,
-            "tags": list(self.tags),
-            "manifests": self.manifests,
-            "blobs_mounted": self.blobs_mounted,
-            "blobs_skipped": self.blobs_skipped,
-            "blobs_uploaded": self.blobs_uploaded,
-        }
+    @property
+    def destination(self) -> str:
+        return self.repository
 
 
 class StagedBlob:
@@ -121,7 +111,13 @@ class _Copy:
         dst_repository = self.destination.repository(dst_repository)
         self.destination.state.require_destructive(f"copy to {dst_repository}:{','.join(tags)}")
         top: Manifest = yield Step("source", self.source.get_manifest(src_repository, src_reference))
-        result = CopyResult(digest=top.digest, destination=dst_repository, tags=list(tags))
+        result = CopyResult(
+            digest=top.digest,
+            registry=registry_name(str(self.destination.base)),
+            repository=dst_repository,
+            tags=list(tags),
+            media_type=media_type_of(top),
+        )
         tag_move = self.same_registry and src_repository == dst_repository
         if not tag_move:
             yield from self._content(src_repository, dst_repository, top, result)
@@ -136,20 +132,26 @@ class _Copy:
         if media_type_of(manifest) in INDEX_TYPES:
             for child in child_descriptors(manifest):
                 digest = validate_digest(str(child.get("digest")))
+                if digest in result.manifests:
+                    continue  # the same child twice in one index: copied once, listed once
                 if (yield Step("destination", self.destination.head_manifest(dst_repository, digest))) is not None:
-                    result.manifests += 1
+                    result.add_manifest(digest)
                     continue
                 child_manifest: Manifest = yield Step("source", self.source.get_manifest(src_repository, digest))
                 yield from self._content(src_repository, dst_repository, child_manifest, result)
                 raw, media_type = child_manifest.raw, media_type_of(child_manifest)
                 yield Step("destination", self.destination.put_manifest(dst_repository, digest, raw, media_type))
-                result.manifests += 1
+                result.add_manifest(digest)
             return
         for blob in blob_descriptors(manifest):
             yield from self._blob(src_repository, dst_repository, validate_digest(str(blob.get("digest"))), result)
 
     def _blob(self, src_repository: str, dst_repository: str, digest: str, result: CopyResult) -> Plan[None]:
-        """Skip or mount on the destination; else stage the blob from the source, then upload it."""
+        """Skip or mount on the destination; else stage the blob from the source, then upload it. A blob that
+        another manifest of this copy already brought (a layer shared by two platforms) is neither asked for
+        again nor counted twice."""
+        if digest in result.counted:
+            return
         staged = StagedBlob(lambda sink: self.source.fetch_blob(src_repository, digest, sink), self.temp_dir)
         options: dict[str, Any] = {"digest": digest}
         if self.same_registry:

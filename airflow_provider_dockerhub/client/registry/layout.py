@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from ..core.flow import Flow
 from ..core.front import SyncFront
 from ..core.reference import digest_of, validate_digest, validate_tag
 from .api import RegistryOperations
-from .blobs import BlobCounts, FileSource
+from .blobs import FileSource, TransferResult, registry_name
 from .media import INDEX_TYPES, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
 from .upload import BlobPusher
 
@@ -30,26 +30,8 @@ REF_NAME = "org.opencontainers.image.ref.name"
 MAX_DOCUMENT = 4 * 1024 * 1024
 
 
-@dataclass
-class LayoutPushResult(BlobCounts):
-    digest: str = ""
-    repository: str = ""
-    tags: list[str] = field(default_factory=list)
-    media_type: str = ""
-    manifests: list[str] = field(default_factory=list)
-
-    def as_xcom(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "repository": self.repository,
-            "tags": list(self.tags),
-            "media_type": self.media_type,
-            "manifests": list(self.manifests),
-            "blobs_uploaded": self.blobs_uploaded,
-            "blobs_skipped": self.blobs_skipped,
-            "blobs_mounted": self.blobs_mounted,
-            "bytes_uploaded": self.bytes_uploaded,
-        }
+# An image push reports the same shape as a copy (``TransferResult.as_xcom``); the old name stays importable.
+LayoutPushResult = TransferResult
 
 
 @dataclass(frozen=True)
@@ -158,7 +140,7 @@ def push_layout(
     ref_name: str | None = None,
     mount_from: str | None = None,
     chunk_size: int | None = None,
-) -> LayoutPushResult:
+) -> TransferResult:
     """:func:`layout_push` run by a sync registry front (pushes stream sync bodies: there is no async twin)."""
     flow = layout_push(
         registry.ops, layout_path, repository, tags, ref_name=ref_name, mount_from=mount_from, chunk_size=chunk_size
@@ -175,7 +157,7 @@ def layout_push(
     ref_name: str | None = None,
     mount_from: str | None = None,
     chunk_size: int | None = None,
-) -> Flow[LayoutPushResult]:
+) -> Flow[TransferResult]:
     """Push the selected image (or index, whole) under ``tags``: blobs, child manifests by digest, then tags."""
     if not tags:
         raise InvalidInputError("push needs at least one tag")
@@ -186,25 +168,28 @@ def layout_push(
     layout = OciLayout(layout_path)
     steps = layout.plan(layout.select(ref_name))  # every check happens here, before any request
     top = steps[-1][0]
-    result = LayoutPushResult(digest=top.digest, repository=repository, tags=list(tags), media_type=top.media_type)
+    result = TransferResult(
+        digest=top.digest,
+        registry=registry_name(str(ops.base)),
+        repository=repository,
+        tags=list(tags),
+        media_type=top.media_type,
+    )
     options: dict[str, Any] = {}
     if chunk_size:
         options["chunk_size"] = chunk_size
     if mount_from:
         options["mount_from"] = mount_from
-    pushed_blobs: set[str] = set()
     for document, blobs in steps:
         for blob in blobs:
             digest = str(blob["digest"])
-            if digest in pushed_blobs:
-                continue
+            if digest in result.counted:
+                continue  # a layer shared by two platforms: pushed once, counted once
             pusher = BlobPusher(ops, repository, FileSource(layout.blob_path(digest)), digest=digest, **options)
-            pushed = yield from pusher.push()
-            pushed_blobs.add(digest)
-            result.add(pushed)
-        if document is not top:
+            result.add((yield from pusher.push()))
+        if document is not top and document.digest not in result.manifests:
             yield from ops.put_manifest(repository, document.digest, document.raw, document.media_type)
-            result.manifests.append(document.digest)
+            result.add_manifest(document.digest)
     for tag in tags:
         yield from ops.put_manifest(repository, tag, top.raw, top.media_type)
         log.info("pushed %s:%s -> %s", repository, tag, top.digest)

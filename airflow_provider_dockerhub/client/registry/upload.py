@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
@@ -58,7 +58,7 @@ from ..core.flow import Flow, Sleep
 from ..core.reference import merge_scopes, repository_scope, validate_digest
 from ..core.transport import parse_retry_after, rate_limit_delay
 from .api import RegistryOperations
-from .blobs import PIECE_SIZE, BlobSource, PushResult, StagedSource, StreamSource, UploadFailedError
+from .blobs import PIECE_SIZE, BlobSource, Progress, PushResult, StagedSource, StreamSource, UploadFailedError
 
 # The push's result and failure, importable from the engine as they always were.
 __all__ = ["BlobPusher", "Progress", "PushResult", "UploadCancelled", "UploadFailedError"]
@@ -72,27 +72,6 @@ MAX_RESTARTS = 2
 
 class UploadCancelled(DockerHubError):
     """The push was cancelled (task killed); the registry session was deleted."""
-
-
-@dataclass
-class Progress:
-    """Logs bytes, percent and MB/s at most every ``interval`` seconds (and at the end)."""
-
-    total: int | None
-    label: str
-    interval: float = 10.0
-    started: float = field(default_factory=time.monotonic)
-    _last: float = 0.0
-
-    def update(self, done: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self._last < self.interval:
-            return
-        self._last = now
-        elapsed = max(now - self.started, 1e-6)
-        rate = done / elapsed / 1e6
-        percent = f" ({100 * done / self.total:.0f} %)" if self.total else ""
-        log.info("%s: %d bytes%s, %.1f MB/s", self.label, done, percent, rate)
 
 
 @dataclass

@@ -217,7 +217,7 @@ def test_copy_index_within_registry_mounts_everything(token_session: DockerHubSe
     again = token_session.registry.copy_image("ops/copy-src", "rc", "ops/copy-dst", ["1.0"])
     assert again.blobs_mounted == 0 and again.blobs_uploaded == 0  # everything present: only HEADs
     promoted = token_session.registry.copy_image("ops/copy-dst", "1.0", "ops/copy-dst", ["release"])
-    assert promoted.digest == source and promoted.manifests == 0  # a tag move copies nothing
+    assert promoted.digest == source and promoted.manifests == []  # a tag move copies nothing
 
 
 def test_copy_to_another_registry_streams_blobs(token_session: DockerHubSession, open_registry: LocalRegistry) -> None:
