@@ -1,7 +1,14 @@
 """Release operators on the Registry HTTP API v2: push a blob, push an image, copy/promote, delete a manifest.
 
 Each is its arguments plus one core call. Every write needs the connection's ``allow_destructive``; a delete
-also needs the operator's own ``confirm_delete=True``. Return values are JSON primitives (XCom).
+also needs the operator's own ``confirm_delete=True``. Return values are JSON primitives (XCom); the image push
+and the copy return one shape, ``TransferResult.as_xcom()`` (README, "XCom results").
+
+Image Assets: the push and copy operators add ``image_asset(repository, registry)`` to their outlets at parse
+time; the registry is the ``registry`` argument (Docker Hub, ``docker.io``, by default), because the connection
+is read only at run time. At run time, before any request, a task whose image Assets name another registry or
+repository than the one its connection writes to fails (``AirflowFailException``, no retries): emitting this
+push's digest on them would fire a DAG scheduled on another image. The event's extra always names the registry.
 """
 
 from __future__ import annotations
@@ -9,12 +16,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_dockerhub.assets import DOCKER_HUB, foreign_image_outlets
 from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator, default_image_outlets
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_dockerhub.client.registry.upload import BlobPusher
+
+
+def check_image_outlets(operator: DockerHubBaseOperator, registry_url: str, repository: str) -> None:
+    """Refuse, before any request, image Assets that name another image than ``repository`` on this registry."""
+    from airflow_provider_dockerhub.client.registry.blobs import registry_name
+
+    registry = registry_name(registry_url)
+    foreign = foreign_image_outlets(operator.outlets, registry, repository)
+    if foreign:
+        raise AirflowFailException(
+            f"{operator.task_id} writes {registry}/{repository} but declares the image Asset(s) {', '.join(foreign)}; "
+            f"pass registry={registry!r} (or emit_asset=False), or declare image_asset({repository!r}, "
+            f"registry={registry!r}): an event with this digest would fire DAGs scheduled on another image"
+        )
+
+
+def image_event(result: Any) -> dict[str, Any]:
+    """The image Asset event's extra: the digest, and where it now is."""
+    return {"digest": result.digest, "registry": result.registry, "repository": result.repository, "tags": result.tags}
 
 
 class DockerHubPushBlobOperator(DockerHubBaseOperator):
@@ -78,7 +107,11 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
 
     Blobs first (skipped when present, mounted when ``mount_from`` has them), then child manifests by digest,
     then the image or index under every tag. Emits the image Asset event with the digest. Returns
-    ``{"digest", "repository", "tags", "manifests", "blobs_*", ...}``.
+    ``TransferResult.as_xcom()``: ``{"digest", "registry", "repository", "tags", "media_type", "manifests",
+    "blobs_uploaded", "blobs_mounted", "blobs_skipped", "bytes_uploaded"}``.
+
+    :param registry: the registry the connection pushes to, for the image Asset declared at parse time
+        (``docker.io`` by default; ``"registry.example.com:5000"`` for a private one). Checked at run time.
     """
 
     template_fields: Sequence[str] = ("layout_path", "repository", "tags", "ref_name", "dockerhub_conn_id")
@@ -93,10 +126,13 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
         mount_from: str | None = None,
         chunk_size: int | None = None,
         emit_asset: bool = True,
+        registry: str | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs["outlets"] = default_image_outlets(repository, kwargs.get("outlets"), emit_asset)
+        outlets = default_image_outlets(repository, kwargs.get("outlets"), emit_asset, registry or DOCKER_HUB)
+        kwargs["outlets"] = outlets
         super().__init__(**kwargs)
+        self.registry = registry
         self.layout_path = layout_path
         self.repository = repository
         self.tags = tags
@@ -108,6 +144,7 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
         from airflow_provider_dockerhub.client.registry.layout import push_layout
 
         tags = [self.tags] if isinstance(self.tags, str) else list(self.tags)
+        check_image_outlets(self, self.hook.get_config().registry_url, self.repository)
         try:
             result = push_layout(
                 self.hook.registry,
@@ -129,7 +166,7 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
             result.blobs_skipped,
             result.blobs_mounted,
         )
-        self.emit_image_event(context, {"digest": result.digest, "repository": result.repository, "tags": tags})
+        self.emit_image_event(context, image_event(result))
         return result.as_xcom()
 
 
@@ -139,7 +176,11 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
     ``source`` is ``repo:tag`` or ``repo@digest``; ``destination`` is ``repo:tag`` (plus ``extra_tags``). Within
     one registry, layers are mounted, never pulled; a multi-platform index is copied whole, so the destination
     digest equals the source's. ``destination_conn_id`` targets another registry (blobs are streamed through
-    a temporary file, digest-verified). Emits the image Asset event for the destination.
+    a temporary file, digest-verified). Emits the image Asset event for the destination. Returns
+    ``TransferResult.as_xcom()``, the image push's shape.
+
+    :param registry: the destination's registry, for the image Asset declared at parse time (default: the host
+        ``destination`` names, else ``docker.io``). Checked at run time against the destination connection.
     """
 
     template_fields: Sequence[str] = (
@@ -158,11 +199,16 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         extra_tags: Sequence[str] = (),
         destination_conn_id: str | None = None,
         emit_asset: bool = True,
+        registry: str | None = None,
         **kwargs: Any,
     ) -> None:
-        repository = destination.rsplit(":", 1)[0] if ":" in destination.rsplit("/", 1)[-1] else destination
-        kwargs["outlets"] = default_image_outlets(repository, kwargs.get("outlets"), emit_asset)
+        named = _named_image(destination)
+        if named is None:  # templated or malformed: no automatic Asset (execute reports a malformed one)
+            emit_asset, named = False, (DOCKER_HUB, destination)
+        outlets = default_image_outlets(named[1], kwargs.get("outlets"), emit_asset, registry or named[0])
+        kwargs["outlets"] = outlets
         super().__init__(**kwargs)
+        self.registry = registry
         self.source = source
         self.destination = destination
         self.extra_tags = extra_tags
@@ -185,6 +231,8 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
             if dst.digest or not dst.tag:
                 raise InvalidInputError(f"destination {self.destination!r} must be repository:tag")
             tags = [dst.tag, *self.extra_tags]
+            written_by = destination_hook if destination_hook is not None else self.hook
+            check_image_outlets(self, written_by.get_config().registry_url, dst.repository)
             result = source_registry.copy_image(
                 src.repository,
                 src.reference,
@@ -199,15 +247,30 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         self.log.info(
             "%s -> %s:%s = %s (%d blobs mounted, %d skipped, %d uploaded)",
             self.source,
-            result.destination,
+            result.repository,
             ",".join(tags),
             result.digest,
             result.blobs_mounted,
             result.blobs_skipped,
             result.blobs_uploaded,
         )
-        self.emit_image_event(context, {"digest": result.digest, "repository": result.destination, "tags": tags})
+        self.emit_image_event(context, image_event(result))
         return result.as_xcom()
+
+
+def _named_image(text: str) -> tuple[str, str] | None:
+    """``(registry, repository)`` an untemplated image reference names at parse time (the registry ``docker.io``
+    when it names none); ``None`` when templated or malformed."""
+    if "{{" in text:
+        return None
+    from airflow_provider_dockerhub.client.core.errors import InvalidInputError
+    from airflow_provider_dockerhub.client.core.reference import parse_reference
+
+    try:
+        ref = parse_reference(text, docker_hub=False)  # image_asset adds library/ on Docker Hub only
+    except InvalidInputError:
+        return None
+    return ref.registry or DOCKER_HUB, ref.repository
 
 
 class DockerHubDeleteManifestOperator(DockerHubBaseOperator):

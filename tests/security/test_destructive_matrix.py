@@ -183,6 +183,7 @@ def test_tag_move_by_copy(
         task_id="copy",
         source=f"sec/copy:rc-{allow}".lower(),
         destination=f"sec/copy:release-{allow}".lower(),
+        emit_asset=False,  # the gate is under test; image Assets have their own tests (test_transfer_results.py)
         dockerhub_conn_id=registry_conn(allow),
     )
     if allow:

@@ -98,7 +98,9 @@ def test_push_blob_on_kill_cancels_the_upload(conns: dict[str, str], tmp_path: P
     assert len(errors) == 1 and isinstance(errors[0], UploadCancelled)
 
 
-def test_push_image_operator_emits_the_image_asset(conns: dict[str, str], tmp_path: Path, token_session: Any) -> None:
+def test_push_image_operator_emits_the_image_asset(
+    conns: dict[str, str], tmp_path: Path, token_session: Any, token_registry: LocalRegistry
+) -> None:
     multi = MultiPlatform([Image(files={"o": b"op-amd64"}), Image(architecture="arm64", files={"o": b"op-arm"})])
     layout = write_layout(tmp_path / "layout", multi.index, OCI_INDEX, multi.manifests, multi.blobs)
     op = DockerHubPushImageOperator(
@@ -106,14 +108,16 @@ def test_push_image_operator_emits_the_image_asset(conns: dict[str, str], tmp_pa
         layout_path=str(layout),
         repository="op/image",
         tags=["1.0", "latest"],
+        registry=token_registry.host,
         dockerhub_conn_id=conns["write"],
     )
-    assert [o.uri for o in op.outlets if is_image_asset(o)] == ["docker-image://docker.io/op/image"]
+    assert [o.uri for o in op.outlets if is_image_asset(o)] == [f"docker-image://{token_registry.host}/op/image"]
     ctx = context()
     result = op.execute(ctx)
     assert result["digest"] == digest(multi.index) == token_session.registry.resolve_digest("op/image", "latest")
-    assert ctx["outlet_events"][image_asset("op/image")].extra == {
+    assert ctx["outlet_events"][image_asset("op/image", token_registry.host)].extra == {
         "digest": result["digest"],
+        "registry": token_registry.host,
         "repository": "op/image",
         "tags": ["1.0", "latest"],
     }
@@ -124,13 +128,14 @@ def test_templated_repository_gets_no_automatic_asset() -> None:
     assert not any(is_image_asset(o) for o in op.outlets)
 
 
-def test_copy_operator_promotes(conns: dict[str, str], token_session: Any) -> None:
+def test_copy_operator_promotes(conns: dict[str, str], token_session: Any, token_registry: LocalRegistry) -> None:
     source = push_raw(token_session.registry, "op/copy", Image(files={"c": b"copy"}), "rc1")
     op = DockerHubCopyImageOperator(
         task_id="promote",
         source="op/copy:rc1",
         destination="op/copy-prod:release",
         extra_tags=["1.2.3"],
+        registry=token_registry.host,
         dockerhub_conn_id=conns["write"],
     )
     ctx = context()
@@ -138,7 +143,7 @@ def test_copy_operator_promotes(conns: dict[str, str], token_session: Any) -> No
     assert result["digest"] == source
     assert token_session.registry.resolve_digest("op/copy-prod", "release") == source
     assert token_session.registry.resolve_digest("op/copy-prod", "1.2.3") == source
-    assert ctx["outlet_events"][image_asset("op/copy-prod")].extra["digest"] == source
+    assert ctx["outlet_events"][image_asset("op/copy-prod", token_registry.host)].extra["digest"] == source
 
 
 @pytest.mark.parametrize(("allow", "confirm", "dry_run"), list(itertools.product([True, False], repeat=3)))
