@@ -47,9 +47,10 @@ class DockerHubBaseOperator(BaseOperator):  # type: ignore[misc]
                 context["outlet_events"][outlet].extra = extra
 
 
-def default_image_outlets(repository: str, outlets: Any, emit_asset: bool) -> list[Any]:
-    """``outlets`` plus the image's Asset, when the repository is known at parse time (not templated)."""
+def default_image_outlets(repository: str, outlets: Any, emit_asset: bool, registry: str = "docker.io") -> list[Any]:
+    """``outlets`` plus the image's Asset on ``registry``, when the repository is known at parse time (not
+    templated)."""
     result = list(outlets or [])
     if emit_asset and "{{" not in repository and not any(is_image_asset(o) for o in result):
-        result.append(image_asset(repository))
+        result.append(image_asset(repository, registry))
     return result
