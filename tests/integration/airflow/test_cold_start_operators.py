@@ -37,6 +37,7 @@ from tests.integration.registry.cold_start_support import (
     IDENTITIES,
     KINDS,
     PULL_ONLY,
+    PULL_ONLY_KINDS,
     REPOSITORY,
     TABLE,
     TAG,
@@ -237,9 +238,7 @@ def _cases() -> Iterator[Any]:
     for kind in KINDS:
         for scenario in SCENARIOS:
             for identity in IDENTITIES:
-                if (identity == GATE and not scenario.write) or (
-                    identity == PULL_ONLY and kind in ("basic", "open", "tls-basic")
-                ):
+                if (identity == GATE and not scenario.write) or (identity == PULL_ONLY and kind not in PULL_ONLY_KINDS):
                     record(SECTION, scenario.row, kind, identity, Cell("n/a"))
                     continue
                 bug = KNOWN_BUGS.get((scenario.row, kind, identity))

@@ -48,6 +48,9 @@ IDENTITIES = (FULL, PULL_ONLY, ANONYMOUS, WRONG, GATE)
 ALICE = ("alice", "alice-secret")
 READER = ("reader", "reader-secret")
 TLS_FIXTURES = {"tls-token": "tls_token_registry", "tls-basic": "tls_basic_registry"}
+# Only this kind's token service (``acl_registry``) knows a pull-only user: Basic and open registries have no
+# such concept, and the TLS token service (the shared fixture) grants every user everything.
+PULL_ONLY_KINDS = ("token",)
 
 
 class AclTokenIssuer(TokenIssuer):
@@ -315,6 +318,7 @@ class Table:
         self.rows: dict[str, list[str]] = {}
         self.cells: dict[tuple[str, str, str, str], Cell] = {}
         self.lock = threading.Lock()
+        self.announced = False
 
     def declare(self, section: str, rows: list[str]) -> None:
         self.rows[section] = list(rows)
@@ -330,9 +334,10 @@ class Table:
             "Written by `tests/integration/registry/test_cold_start.py` and",
             "`tests/integration/airflow/test_cold_start_operators.py` (do not edit). Each cell is one operation as the",
             "first request of a fresh session: the outcome, the token requests it cost (token service count) and the",
-            "HTTP requests it sent (token requests included). `n/a`: the identity has no meaning there (no pull-only",
-            "user on Basic or open registries, no write to gate). Identities: full = alice (push/pull), pull-only =",
-            "a user the token service grants only `pull`, anonymous = no login (every repository private on the",
+            "HTTP requests it sent (token requests included). `n/a`: the identity has no meaning there (a pull-only",
+            "user exists only where the token service has a per-user ACL, the `token` kind; a read has no write to",
+            "gate). Identities: full = alice (push/pull), pull-only = a user the token service grants only `pull`,",
+            "anonymous = no login (every repository private on the",
             "`token` registry, public on `tls-token`), wrong password = alice with a wrong secret, no",
             "allow_destructive = alice on a connection without `allow_destructive` (refused before any request).",
             "",
@@ -362,8 +367,13 @@ def write_table(request: pytest.FixtureRequest) -> None:
     """At the session's end (every module using it writes the same content: all that ran), with its path."""
     path = TABLE.write()
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"cold-start table: {path}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or TABLE.announced:
+        return
+    TABLE.announced = True
+    # Teardown output is captured (and dropped for a passing test): the path is for the reader of the run.
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        reporter.write_line(f"\ncold-start table: {path}")
 
 
 def record(section: str, row: str, target: Target | str, identity: str, cell: Cell) -> None:
