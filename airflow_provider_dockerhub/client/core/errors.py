@@ -57,6 +57,11 @@ class TransportError(DockerHubError):
         self.attempts = attempts
 
 
+class CertificateVerificationError(TransportError):
+    """A server's TLS certificate did not verify: final, and not transient (the next try meets the same
+    certificate); the message names the extra that would make the server trusted."""
+
+
 class ApiError(DockerHubError):
     """An HTTP answer that the operation did not expect.
 
@@ -238,6 +243,8 @@ def is_transient(error: BaseException | httpx.Response) -> bool:
     """
     if isinstance(error, httpx.Response):
         return error.status_code in TRANSIENT_STATUSES
+    if isinstance(error, CertificateVerificationError):
+        return False
     if isinstance(error, TransportError | httpx.TransportError | RateLimitedError):
         return True
     return isinstance(error, ApiError) and error.status in TRANSIENT_STATUSES

@@ -13,7 +13,6 @@ did drift: their retry and error handling are two copies, apache/airflow#69903.)
 from __future__ import annotations
 
 import asyncio
-import ssl
 import threading
 import time
 from collections.abc import Callable, Generator, Hashable
@@ -23,7 +22,6 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from .config import DEFAULT_USER_AGENT
-from .errors import TransportError, redacted_path
 
 T = TypeVar("T")
 C_co = TypeVar("C_co", covariant=True)
@@ -120,27 +118,6 @@ def prepare(request: httpx.Request, user_agent: str) -> None:
         request.headers["User-Agent"] = user_agent
 
 
-def certificate_failure(request: httpx.Request, exc: httpx.TransportError) -> TransportError | None:
-    """The error for a server certificate that did not verify, or ``None`` for any other transport failure.
-
-    It will not verify on a retry either, so it is final (``send_flow`` retries only ``httpx`` errors), and it
-    says which extra would make the server trusted. Nothing was sent: the handshake fails before the request.
-    """
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
-        cause = cause.__cause__ or cause.__context__
-    if cause is None:
-        return None
-    url = request.url
-    failure = httpx.ConnectError(
-        f"TLS certificate verification failed for {url.scheme}://{url.netloc.decode('ascii')}: {cause}; if it is "
-        "signed by a private CA, set the connection extra 'registry_ca_bundle' (the registry and token realms on "
-        "its host) or 'verify' (every host) to that CA's PEM file",
-        request=request,
-    )
-    return TransportError(request.method, redacted_path(url), failure)
-
-
 class SyncDriver:
     """Runs flows with blocking I/O. Thread-safe: flows share only the token sources, which lock per key."""
 
@@ -178,13 +155,7 @@ class SyncDriver:
             request = effect.request
             prepare(request, self._user_agent)
             client = self._pool.client_for(request.url)
-            try:
-                return client.send(request, stream=effect.stream, follow_redirects=effect.follow_redirects)
-            except httpx.TransportError as exc:
-                failure = certificate_failure(request, exc)
-                if failure is None:
-                    raise
-                raise failure from exc
+            return client.send(request, stream=effect.stream, follow_redirects=effect.follow_redirects)
         if isinstance(effect, Sleep):
             if effect.seconds > 0:
                 self._sleep(effect.seconds)
@@ -252,13 +223,7 @@ class AsyncDriver:
         if isinstance(effect, Send):
             request = effect.request
             prepare(request, self._user_agent)
-            try:
-                return await self._send(request, effect)
-            except httpx.TransportError as exc:
-                failure = certificate_failure(request, exc)
-                if failure is None:
-                    raise
-                raise failure from exc
+            return await self._send(request, effect)
         if isinstance(effect, Sleep):
             if effect.seconds > 0:
                 await asyncio.sleep(effect.seconds)

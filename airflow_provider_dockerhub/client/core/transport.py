@@ -9,6 +9,7 @@ import email.utils
 import logging
 import random
 import re
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,15 @@ from typing import Any
 
 import httpx
 
-from .errors import ProtocolError, RateLimitedError, TransportError, error_from_response, is_transient, redacted_path
+from .errors import (
+    CertificateVerificationError,
+    ProtocolError,
+    RateLimitedError,
+    TransportError,
+    error_from_response,
+    is_transient,
+    redacted_path,
+)
 from .flow import CloseBody, Flow, ReadBody, Send, Sleep, now
 
 log = logging.getLogger("airflow_provider_dockerhub.client")
@@ -150,6 +159,28 @@ class RetryStats:
             self.total_wait += wait
 
 
+def certificate_failure(request: httpx.Request, exc: httpx.TransportError) -> CertificateVerificationError | None:
+    """The error for a server certificate that did not verify, or ``None`` for any other transport failure.
+
+    It will not verify on a retry either, so it is final and not transient (a sensor must not poll through a CA
+    misconfiguration), and it says which extra would make the server trusted. Nothing was sent: the handshake
+    fails before the request.
+    """
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    url = request.url
+    failure = httpx.ConnectError(
+        f"TLS certificate verification failed for {url.scheme}://{url.netloc.decode('ascii')}: {cause}; if it is "
+        "signed by a private CA, set the connection extra 'registry_ca_bundle' (the registry and token realms on "
+        "its host) or 'verify' (every host) to that CA's PEM file",
+        request=request,
+    )
+    return CertificateVerificationError(request.method, redacted_path(url), failure)
+
+
 def send_flow(
     request: httpx.Request,
     policy: RetryPolicy,
@@ -183,6 +214,9 @@ def send_flow(
                 method, redacted_path(request.url), "the request could not be encoded (a header value HTTP forbids)"
             ) from None
         except httpx.TransportError as exc:
+            certificate = certificate_failure(request, exc)
+            if certificate is not None:
+                raise certificate from exc
             safe = isinstance(exc, _NOT_SENT_ERRORS) or idempotent
             if not (replayable and safe) or retries >= policy.max_retries:
                 raise TransportError(method, redacted_path(request.url), exc, retries + 1) from exc

@@ -329,3 +329,18 @@ def test_streamed_response_that_was_read_keeps_the_details() -> None:
     error = error_from_response(response)
     assert error.code == "BLOB_UNKNOWN"
     assert error.server_message == "blob unknown to registry"
+
+
+def test_a_certificate_that_does_not_verify_is_not_transient() -> None:
+    """The next try meets the same certificate: a sensor must fail, not poll through a CA misconfiguration."""
+    import httpx
+
+    from airflow_provider_dockerhub.client.core.errors import (
+        CertificateVerificationError,
+        TransportError,
+        is_transient,
+    )
+
+    cause = httpx.ConnectError("certificate verify failed")
+    assert is_transient(TransportError("GET", "registry.example.com/v2/", cause)) is True
+    assert is_transient(CertificateVerificationError("GET", "registry.example.com/v2/", cause)) is False
