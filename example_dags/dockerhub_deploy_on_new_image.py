@@ -6,6 +6,7 @@ extra, so a deploy always uses the exact digest that passed the gate (never a mo
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pendulum
@@ -13,7 +14,10 @@ from airflow.sdk import DAG, task
 
 from airflow_provider_dockerhub.assets import image_asset
 
-APP_IMAGE = image_asset("acme/app")
+# The registry the release gate promotes to, as image references name it (docker.io for Docker Hub). Read from the
+# environment at parse time (cheap, no metadata-DB call); the demo points it at its local registry.
+APP_REGISTRY = os.environ.get("DOCKERHUB_EXAMPLE_REGISTRY", "docker.io")
+APP_IMAGE = image_asset("acme/app", registry=APP_REGISTRY)
 
 with DAG(
     dag_id="dockerhub_deploy_on_new_image",

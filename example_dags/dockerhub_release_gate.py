@@ -12,6 +12,8 @@ a real pipeline that is ``docker buildx build --output type=oci,dest=...`` or sk
 
 from __future__ import annotations
 
+import os
+
 import pendulum
 from airflow.sdk import DAG, task
 
@@ -24,6 +26,9 @@ from airflow_provider_dockerhub.sensors.registry import DockerHubDigestSensor
 from airflow_provider_dockerhub.sensors.scout import DockerHubScoutIndexedSensor
 
 REPOSITORY = "acme/app"
+# Where the connection pushes, as image references name it: the promotion's image Asset names it, so a DAG scheduled
+# on the Docker Hub image never fires for a push to another registry. The demo sets it to its local registry.
+REGISTRY = os.environ.get("DOCKERHUB_EXAMPLE_REGISTRY", "docker.io")
 # Manual runs have no logical date in Airflow 3: name builds after the run's run_after instead.
 BUILD_TAG = "build-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S') }}"
 
@@ -106,6 +111,7 @@ with DAG(
         task_id="promote",
         source=f"{REPOSITORY}:{BUILD_TAG}",
         destination=f"{REPOSITORY}:release",
+        registry=REGISTRY,
         extra_tags=["{{ dag_run.run_after.strftime('%Y%m%d') }}"],
     )
     # [END howto_dockerhub_promote]

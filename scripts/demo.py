@@ -133,6 +133,8 @@ def airflow_env(port: int, sandbox: dict[str, Any]) -> dict[str, str]:
         AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
         AIRFLOW_VAR_DOCKERHUB_SCIM_CSV=f"file://{sandbox['scim_csv']}",
         AIRFLOW_VAR_DOCKERHUB_DEMO_DIR=f"file://{output}",
+        # The example DAGs' image Asset names the registry the sandbox serves (host:port, as image references do).
+        DOCKERHUB_EXAMPLE_REGISTRY=sandbox["connection"]["extra"]["registry_url"].split("://", 1)[1],
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )
     return env
@@ -182,7 +184,7 @@ def summarise(api: Api, runs: dict[str, dict[str, Any]]) -> list[str]:
                 marks = ", ".join(f"{r['id']}={r['status']}" for r in results)
                 facts.append(f"{gate}: {'passed' if report.get('passed') else 'FAILED'} ({marks})")
             promote = api.xcom(dag_id, run_id, "promote") or {}
-            facts.append(f"promoted to {promote.get('destination')}:{','.join(promote.get('tags') or [])}")
+            facts.append(f"promoted to {promote.get('repository')}:{','.join(promote.get('tags') or [])}")
         elif dag_id == "dockerhub_deploy_on_new_image":
             facts.append(str((api.xcom(dag_id, run_id, "deploy") or {}).get("deployed")))
         elif dag_id == "dockerhub_scim_sync":
