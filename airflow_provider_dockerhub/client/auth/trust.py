@@ -9,6 +9,7 @@ request is built, so no sender can skip it.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 
 import httpx
@@ -22,6 +23,7 @@ DOCKER_AUTH_HOSTS = frozenset({"auth.docker.io"})
 DOCKER_SCOUT_SUFFIX = ".docker.com"
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost":
@@ -107,9 +109,17 @@ class CredentialPolicy:
             Credential.REGISTRY_BASIC: (registry,),
             Credential.REGISTRY_BEARER: (registry,),
         }
+        self._allowed: set[tuple[Credential, str, str, int | None]] = set()
 
     def check(self, credential: Credential, url: httpx.URL) -> None:
         """Raise :class:`UntrustedRealmError` unless ``credential`` may be sent to ``url``."""
+        decision = (credential, url.scheme, url.host, url.port)
+        if decision in self._allowed:  # every request asks; the answer for an origin does not change
+            return
+        self._decide(credential, url)
+        self._allowed.add(decision)
+
+    def _decide(self, credential: Credential, url: httpx.URL) -> None:
         if credential is Credential.REALM_BASIC:
             self.realms.check(str(url), with_credentials=True)
             return
