@@ -92,31 +92,43 @@ class CertificateAuthority:
         return TlsFiles(cert_path, key_path, self.certificate)
 
 
-def make_test_ca(
-    directory: str | os.PathLike[str], common_name: str = "airflow-provider-dockerhub test CA"
-) -> CertificateAuthority:
-    """Create a P-256 CA valid for 30 days and write its certificate to ``<directory>/ca.pem``."""
+def self_signed_ca(
+    common_name: str, *, days: int, path_length: int | None, key_usage: bool = True
+) -> tuple[EllipticCurvePrivateKey, x509.Certificate]:
+    """A P-256 key and its self-signed CA certificate: the test CA here, and the token issuer's signing key
+    (which distribution 2.8 needs as a CA certificate in its root bundle)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(ca=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
     )
+    if key_usage:
+        builder = builder.add_extension(_key_usage(ca=True), critical=True).add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def make_test_ca(
+    directory: str | os.PathLike[str], common_name: str = "airflow-provider-dockerhub test CA"
+) -> CertificateAuthority:
+    """Create a P-256 CA valid for 30 days and write its certificate to ``<directory>/ca.pem``."""
+    from cryptography.hazmat.primitives import serialization
+
+    key, cert = self_signed_ca(common_name, days=30, path_length=0)
     pem = cert.public_bytes(serialization.Encoding.PEM)
     path = Path(directory) / "ca.pem"
     path.parent.mkdir(parents=True, exist_ok=True)
