@@ -44,17 +44,15 @@ from tests.integration.registry.cold_start_support import (
     WRONG,
     Cell,
     Target,
-    acl_registry,
     expect,
     judge,
     make_target,
     record,
     tls_registries,
     traffic,
-    write_table,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = [pytest.mark.registry, pytest.mark.usefixtures("cold_start_table")]
 
 SECTION = "operators"
 
@@ -244,18 +242,6 @@ def _cases() -> Iterator[Any]:
                 bug = KNOWN_BUGS.get((scenario.row, kind, identity))
                 marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
                 yield pytest.param(kind, identity, scenario, marks=marks, id=f"{kind}-{identity}-{scenario.row}")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def cold_start_table(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    write_table(request)
-
-
-@pytest.fixture(scope="module")
-def acl_token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    with acl_registry(tmp_path_factory.mktemp("cold-operators-token")) as registry:
-        yield registry
 
 
 @pytest.fixture(scope="module")

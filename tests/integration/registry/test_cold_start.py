@@ -22,7 +22,6 @@ import pytest
 from airflow_provider_dockerhub.client.registry.client import RegistryClient
 from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch
 from airflow_provider_dockerhub.testing.oci import OCI_MANIFEST, Image, digest
-from airflow_provider_dockerhub.testing.registry import LocalRegistry
 from tests.integration.registry.cold_start_support import (
     ANONYMOUS,
     GATE,
@@ -37,16 +36,14 @@ from tests.integration.registry.cold_start_support import (
     Cell,
     Seed,
     Target,
-    acl_registry,
     expect,
     judge,
     make_target,
     record,
     traffic,
-    write_table,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = [pytest.mark.registry, pytest.mark.usefixtures("cold_start_table")]
 
 SECTION = "methods"
 
@@ -346,18 +343,6 @@ TABLE.declare(SECTION, [s.row for s in SCENARIOS])
 
 def slug(*parts: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower()).strip("-")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def cold_start_table(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    write_table(request)
-
-
-@pytest.fixture(scope="module")
-def acl_token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    with acl_registry(tmp_path_factory.mktemp("cold-token")) as registry:
-        yield registry
 
 
 @pytest.fixture(scope="module")

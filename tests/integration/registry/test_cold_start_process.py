@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_dockerhub.testing.oci import Image, digest, push_raw
-from airflow_provider_dockerhub.testing.registry import LocalRegistry
 from tests.integration.registry.cold_start_support import (
     ANONYMOUS,
     FULL,
@@ -31,15 +30,13 @@ from tests.integration.registry.cold_start_support import (
     WRONG,
     Cell,
     Target,
-    acl_registry,
     expect,
     judge,
     make_target,
     record,
-    write_table,
 )
 
-pytestmark = pytest.mark.registry
+pytestmark = [pytest.mark.registry, pytest.mark.usefixtures("cold_start_table")]
 
 SECTION = "process"
 
@@ -98,18 +95,6 @@ def rebuild(out: dict[str, Any]) -> BaseException | None:
             Exception.__init__(error, out["message"])
             return error
     return ChildError(f"{out['error'][0]}: {out['message']}")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def cold_start_table(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    write_table(request)
-
-
-@pytest.fixture(scope="module")
-def acl_token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    with acl_registry(tmp_path_factory.mktemp("cold-process-token")) as registry:
-        yield registry
 
 
 @pytest.fixture(scope="module")
