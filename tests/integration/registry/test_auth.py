@@ -123,6 +123,8 @@ def test_insufficient_scope_gets_exactly_one_new_token(token_registry: LocalRegi
             ops.request("POST", ops.url("team/app", "blobs", "uploads", ""), (repository_scope("team/app", "pull"),))
         )
         assert response.status_code == 202
+        # The pull-only token was not thrown away by the insufficient_scope answer: a pull reuses it.
+        assert session.registry.blob_exists("team/app", pushed) is False
     assert issuer.count == 2
     assert set(issuer.requests[1].scopes) == {"repository:team/app:pull,push"}
 

@@ -213,3 +213,18 @@ def test_twenty_heads_cost_one_token_whatever_issued_at_says(router: respx.MockR
         for _ in range(20):
             s.registry.head_manifest("acme/app", "1")
     assert tokens.call_count == 1
+
+
+def test_a_token_refused_seconds_after_it_was_issued_is_final(router: respx.MockRouter) -> None:
+    """A 401 on a token seconds old is about clocks or keys, not expiry: no mint per call, no password hint."""
+    head = router.head(f"{REGISTRY}/v2/acme/app/manifests/1").respond(
+        401, headers={"WWW-Authenticate": BEARER + ',error="invalid_token"'}
+    )
+    tokens = router.get(REALM).mock(return_value=token_answer(expires_in=300))
+    with session() as s:
+        for _ in range(3):
+            with pytest.raises(AuthenticationError) as exc:
+                s.registry.head_manifest("acme/app", "1")
+            assert "issued seconds ago" in str(exc.value) and "password" not in str(exc.value)
+    assert tokens.call_count == 1
+    assert head.call_count == 4  # the first, unauthenticated, then one per call with the one token
