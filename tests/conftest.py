@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
 from airflow_provider_dockerhub.testing.registry import BasicAuth, LocalRegistry, TokenAuth
 from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 
@@ -100,3 +101,14 @@ def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRe
 def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     with LocalRegistry(tmp_path_factory.mktemp("open-registry")) as registry:
         yield registry
+
+
+@pytest.fixture
+def token_session(token_registry: LocalRegistry, token_issuer: TokenIssuer) -> Iterator[DockerHubSession]:
+    """A session on the token-auth registry as alice, writes allowed; the issuer's log starts empty."""
+    token_issuer.reset()
+    config = ClientConfig.from_fields(
+        "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
+    )
+    with DockerHubSession(config) as session:
+        yield session

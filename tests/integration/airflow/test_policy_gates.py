@@ -13,7 +13,7 @@ import pytest
 import respx
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
-from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
+from airflow_provider_dockerhub.client import DockerHubSession
 from airflow_provider_dockerhub.client.registry.layout import push_layout
 from airflow_provider_dockerhub.operators.policy import (
     IMAGE_URL_KEY,
@@ -46,15 +46,6 @@ def token_registry_conn(airflow_conn: Callable[..., str], token_registry: LocalR
         namespace="acme",
         allow_destructive=True,
     )
-
-
-@pytest.fixture
-def token_session(token_registry: LocalRegistry) -> Iterator[DockerHubSession]:
-    config = ClientConfig.from_fields(
-        "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
-    )
-    with DockerHubSession(config) as s:
-        yield s
 
 
 def build_and_push(

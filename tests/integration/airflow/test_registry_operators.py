@@ -16,7 +16,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_dockerhub.assets import image_asset, is_image_asset
-from airflow_provider_dockerhub.client import ClientConfig, DestructiveOperationRefused, DockerHubSession
+from airflow_provider_dockerhub.client import DestructiveOperationRefused
 from airflow_provider_dockerhub.client.registry.upload import UploadCancelled
 from airflow_provider_dockerhub.operators.registry import (
     DockerHubCopyImageOperator,
@@ -37,15 +37,6 @@ def conns(airflow_conn: Callable[..., str], token_registry: LocalRegistry) -> di
         "write": airflow_conn("dh_write", allow_destructive=True, **common),
         "read": airflow_conn("dh_read", **common),
     }
-
-
-@pytest.fixture
-def token_session(token_registry: LocalRegistry) -> Any:
-    config = ClientConfig.from_fields(
-        "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
-    )
-    with DockerHubSession(config) as s:
-        yield s
 
 
 def context() -> dict[str, Any]:

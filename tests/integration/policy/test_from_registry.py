@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession, InvalidInputError
+from airflow_provider_dockerhub.client import DockerHubSession, InvalidInputError
 from airflow_provider_dockerhub.client.policy import from_registry as supply_chain
 from airflow_provider_dockerhub.client.policy.engine import evaluate
 from airflow_provider_dockerhub.client.policy.from_registry import (
@@ -45,8 +44,6 @@ from airflow_provider_dockerhub.testing.oci import (
     slsa_provenance,
     spdx_sbom,
 )
-from airflow_provider_dockerhub.testing.registry import LocalRegistry
-from airflow_provider_dockerhub.testing.token_issuer import TokenIssuer
 
 pytestmark = pytest.mark.registry
 
@@ -63,16 +60,6 @@ PACKAGES = [
     AGPL_PACKAGE,
     {"name": "scanned-rootfs", "version": "", "license": "NOASSERTION"},  # syft's root package: no purl
 ]
-
-
-@pytest.fixture
-def token_session(token_registry: LocalRegistry, token_issuer: TokenIssuer) -> Iterator[DockerHubSession]:
-    token_issuer.reset()
-    config = ClientConfig.from_fields(
-        "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
-    )
-    with DockerHubSession(config) as s:
-        yield s
 
 
 def full_attestation(image: Image, packages: list[dict[str, str]], provenance: bool = True) -> Any:

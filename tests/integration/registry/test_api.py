@@ -40,16 +40,6 @@ pytestmark = pytest.mark.registry
 
 
 @pytest.fixture
-def token_session(token_registry: LocalRegistry, token_issuer: TokenIssuer) -> Iterator[DockerHubSession]:
-    token_issuer.reset()
-    config = ClientConfig.from_fields(
-        "alice", "alice-secret", {"registry_url": token_registry.url, "allow_destructive": True}
-    )
-    with DockerHubSession(config) as s:
-        yield s
-
-
-@pytest.fixture
 def readonly(token_registry: LocalRegistry) -> Iterator[DockerHubSession]:
     config = ClientConfig.from_fields("alice", "alice-secret", {"registry_url": token_registry.url})
     with DockerHubSession(config) as s:
