@@ -17,23 +17,33 @@ import re
 import socket
 import struct
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.client import responses
 from io import BufferedReader
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
+from .http_wire import (
+    BodyMode,
+    Data,
+    Headers,
+    PeerClosed,
+    body_mode,
+    copy_body,
+    get,
+    keep_alive,
+    read_head,
+    render,
+    replace,
+)
+
 __all__ = ["Fault", "FaultKind", "FaultProxy", "RequestRecord"]
 
 FaultKind = Literal["cut_before_body", "cut_after_body_bytes", "cut_response", "respond", "delay"]
 PathRe = str | re.Pattern[str]
-Headers = list[tuple[str, str]]
-BodyMode = int | Literal["chunked", "eof"]
-_Data = bytes | bytearray | memoryview
 
 DEFAULT_CHUNK = 1 << 20
-_MAX_LINE = 65536
 # Upper bound on waiting for upstream to finish an aborted request; the registry answers within milliseconds.
 _DRAIN_TIMEOUT = 5.0
 
@@ -66,10 +76,6 @@ class Fault:
         return self.method in ("*", method) and self.path_re.search(path) is not None
 
 
-class _PeerClosed(Exception):
-    """The other side closed the connection inside a message (or a cut ended the exchange)."""
-
-
 class _BudgetReached(Exception):
     """``cut_after_body_bytes`` has forwarded all the body bytes it may."""
 
@@ -82,7 +88,7 @@ class _Peer:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def send(self, data: _Data) -> None:
+    def send(self, data: Data) -> None:
         self.sock.sendall(data)
 
     def stale(self) -> bool:
@@ -345,7 +351,7 @@ class _Conn:
     def exchange(self) -> bool:
         """Relay one request and its response; False when the client connection must close."""
         proxy, client = self.proxy, self.client
-        head = _read_head(client.rfile)
+        head = read_head(client.rfile)
         if head is None:
             return False
         start, headers = head
@@ -357,18 +363,18 @@ class _Conn:
             proxy._record(method, path, "cut_before_body")
             self.close(reset=True)
             return False
-        if (_get(headers, "expect") or "").lower() == "100-continue":
+        if (get(headers, "expect") or "").lower() == "100-continue":
             # Answering 100 here keeps the body streaming one way; upstream never sees the Expect.
             headers = [(k, v) for k, v in headers if k.lower() != "expect"]
             client.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         if fault is not None and fault.kind == "respond":
             # Drained, not refused: clients only read the reply once they have sent the whole body.
-            _copy_body(client.rfile, _body_mode(headers), lambda _data: None, self.buf)
+            copy_body(client.rfile, body_mode(headers), lambda _data: None, self.buf)
             # Recorded before the answer leaves, like forwarded requests: a test reading the log right after its
             # client got the reply must find it there.
             proxy._record(method, path, fault.status)
             client.send(_canned(fault, method))
-            return _keep_alive(version, headers)
+            return keep_alive(version, headers)
         if self.upstream is not None and self.upstream.stale():
             self.drop_upstream()
         if self.upstream is None:
@@ -380,14 +386,14 @@ class _Conn:
                 return False
             sock.settimeout(None)
             self.upstream = proxy._track(_Peer(sock))
-        self.upstream.send(_render(start, _replace(headers, "Host", proxy._upstream_netloc)))
-        self._forward_body(_body_mode(headers), fault.nbytes if fault is not None else -1)
+        self.upstream.send(render(start, replace(headers, "Host", proxy._upstream_netloc)))
+        self._forward_body(body_mode(headers), fault.nbytes if fault is not None else -1)
         if kind == "cut_after_body_bytes":
             self._drain_upstream()
             proxy._record(method, path, "cut_after_body_bytes")
             self.close(reset=True)
             return False
-        if self._relay_response(method, path, fault) and _keep_alive(version, headers):
+        if self._relay_response(method, path, fault) and keep_alive(version, headers):
             return True
         self.drop_upstream()
         return False
@@ -397,7 +403,7 @@ class _Conn:
         up, sent = self.upstream, 0
         assert up is not None
 
-        def write(data: _Data) -> None:
+        def write(data: Data) -> None:
             nonlocal sent
             if budget >= 0:
                 data = data[: budget - sent]
@@ -408,7 +414,7 @@ class _Conn:
                 raise _BudgetReached
 
         with contextlib.suppress(_BudgetReached):
-            _copy_body(self.client.rfile, mode, write, self.buf)
+            copy_body(self.client.rfile, mode, write, self.buf)
 
     def _drain_upstream(self) -> None:
         """Half-close towards upstream and wait until it is done with the truncated request."""
@@ -425,107 +431,28 @@ class _Conn:
         """Forward (or lose, or hold) upstream's response; True if the upstream connection stays reusable."""
         proxy, client, up = self.proxy, self.client, self.upstream
         assert up is not None
-        head = _read_head(up.rfile)  # no 1xx to expect: upstream never sees an Expect header
+        head = read_head(up.rfile)  # no 1xx to expect: upstream never sees an Expect header
         if head is None:
-            raise _PeerClosed("upstream closed before answering")
+            raise PeerClosed("upstream closed before answering")
         start, headers = head
         status = int(start.split(" ", 2)[1])
-        mode = _body_mode(headers, method, status)
+        mode = body_mode(headers, method, status)
         if fault is not None and fault.kind == "cut_response":
-            _copy_body(up.rfile, mode, lambda _data: None, self.buf)
+            copy_body(up.rfile, mode, lambda _data: None, self.buf)
             proxy._record(method, path, "cut_response")
             self.close(reset=True)
-            raise _PeerClosed("reply deliberately lost")
+            raise PeerClosed("reply deliberately lost")
         proxy._record(method, path, status)
         if fault is not None and fault.kind == "delay" and proxy._stopping.wait(fault.seconds):
             return False
-        client.send(_render(start, proxy._rewrite_location(headers)))
-        _copy_body(up.rfile, mode, client.send, self.buf)
-        return mode != "eof" and _keep_alive(start.split(" ", 1)[0], headers)
-
-
-def _read_line(rfile: BufferedReader) -> bytes:
-    line = rfile.readline(_MAX_LINE)
-    if not line.endswith(b"\n"):
-        raise _PeerClosed("connection closed (or line too long) inside a message head")
-    return line
-
-
-def _read_head(rfile: BufferedReader) -> tuple[str, Headers] | None:
-    """Start line and headers; ``None`` on a clean end of stream between requests."""
-    line = rfile.readline(_MAX_LINE)
-    while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: tolerate stray CRLFs before a request line.
-        line = rfile.readline(_MAX_LINE)
-    if not line:
-        return None
-    if not line.endswith(b"\n"):
-        raise _PeerClosed("truncated start line")
-    headers: Headers = []
-    while (raw := _read_line(rfile)) not in (b"\r\n", b"\n"):
-        name, _, value = raw.decode("latin-1").partition(":")
-        headers.append((name.strip(), value.strip()))
-    return line.decode("latin-1").rstrip("\r\n"), headers
-
-
-def _render(start: str, headers: Headers) -> bytes:
-    return (start + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n").encode("latin-1")
-
-
-def _get(headers: Headers, name: str) -> str | None:
-    return next((v for k, v in headers if k.lower() == name), None)
-
-
-def _replace(headers: Headers, name: str, value: str) -> Headers:
-    return [(name, value), *((k, v) for k, v in headers if k.lower() != name.lower())]
-
-
-def _keep_alive(version: str, headers: Headers) -> bool:
-    tokens = {t.strip().lower() for t in (_get(headers, "connection") or "").split(",")}
-    return "close" not in tokens and (version.upper() == "HTTP/1.1" or "keep-alive" in tokens)
-
-
-def _body_mode(headers: Headers, response_to: str | None = None, status: int = 0) -> BodyMode:
-    """Framing of a request body, or of a response body when ``response_to`` is the request method."""
-    if response_to == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        return 0
-    if "chunked" in (_get(headers, "transfer-encoding") or "").lower():
-        return "chunked"
-    length = _get(headers, "content-length")
-    return int(length) if length is not None else (0 if response_to is None else "eof")
-
-
-def _copy_exact(src: BufferedReader, n: int, write: Callable[[_Data], None], buf: memoryview) -> None:
-    while n > 0:
-        got = src.readinto1(buf[: min(n, len(buf))])
-        if not got:
-            raise _PeerClosed(f"connection closed with {n} body bytes missing")
-        write(buf[:got])
-        n -= got
-
-
-def _copy_body(src: BufferedReader, mode: BodyMode, write: Callable[[_Data], None], buf: memoryview) -> None:
-    """Relay one body verbatim (chunk framing and trailers included) without holding more than ``buf``."""
-    if mode == "eof":
-        while got := src.readinto1(buf):
-            write(buf[:got])
-    elif mode == "chunked":
-        while True:
-            line = _read_line(src)
-            write(line)
-            size = int(line.split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                break
-            _copy_exact(src, size + 2, write, buf)  # data and its CRLF
-        while (line := _read_line(src)) not in (b"\r\n", b"\n"):  # trailers
-            write(line)
-        write(line)
-    else:
-        _copy_exact(src, mode, write, buf)
+        client.send(render(start, proxy._rewrite_location(headers)))
+        copy_body(up.rfile, mode, client.send, self.buf)
+        return mode != "eof" and keep_alive(start.split(" ", 1)[0], headers)
 
 
 def _canned(fault: Fault, method: str) -> bytes:
     headers = list(fault.headers.items())
     if not any(k.lower() == "content-length" for k, _ in headers):
         headers.append(("Content-Length", str(len(fault.body))))
-    head = _render(f"HTTP/1.1 {fault.status} {responses.get(fault.status, 'Injected')}", headers)
+    head = render(f"HTTP/1.1 {fault.status} {responses.get(fault.status, 'Injected')}", headers)
     return head if method == "HEAD" or fault.status in (204, 304) else head + fault.body
