@@ -33,8 +33,7 @@ def image_name(repository: str, registry: str = DOCKER_HUB) -> tuple[str, str]:
     """``(registry, repository)`` as the Asset URI writes them: the registry's canonical name, and the repository
     validated (``library/`` implied for a single-segment name on Docker Hub, as the registry client does)."""
     # Imported here: the client is lazy, and an Asset is built at DAG parse time.
-    from airflow_provider_dockerhub.client.core.reference import validate_repository_name
-    from airflow_provider_dockerhub.client.registry.blobs import registry_name
+    from airflow_provider_dockerhub.client.core.reference import registry_name, validate_repository_name
 
     name = registry_name(registry)
     return name, validate_repository_name(repository, docker_hub=name == DOCKER_HUB)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def check_image_outlets(operator: DockerHubBaseOperator, registry_url: str, repository: str) -> None:
     """Refuse, before any request, image Assets that name another image than ``repository`` on this registry."""
-    from airflow_provider_dockerhub.client.registry.blobs import registry_name
+    from airflow_provider_dockerhub.client.core.reference import registry_name
 
     registry = registry_name(registry_url)
     foreign = foreign_image_outlets(operator.outlets, registry, repository)

@@ -6,7 +6,7 @@ import pytest
 
 from airflow_provider_dockerhub.assets import foreign_image_outlets, image_asset, image_asset_target, image_name
 from airflow_provider_dockerhub.client import InvalidInputError
-from airflow_provider_dockerhub.client.registry.blobs import registry_name
+from airflow_provider_dockerhub.client.core.reference import registry_name
 from airflow_provider_dockerhub.operators.registry import DockerHubCopyImageOperator, DockerHubPushImageOperator
 
 

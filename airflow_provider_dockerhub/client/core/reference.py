@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .errors import InvalidInputError
 
@@ -34,6 +34,19 @@ DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.dock
 
 def is_docker_hub_registry(host: str) -> bool:
     return host.lower() in DOCKER_HUB_ALIASES
+
+
+def registry_name(registry: str) -> str:
+    """The registry as image references and image Assets name it: ``docker.io`` for Docker Hub (any alias it is
+    written as), else ``host[:port]`` in lower case. Accepts a URL (``registry_url``) or a bare host. Pure and
+    cheap: image Assets call it at DAG parse time."""
+    parts = urlsplit(registry if "://" in registry else f"https://{registry}")
+    host = (parts.hostname or "").lower()
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    netloc = host if parts.port in (None, default) else f"{host}:{parts.port}"
+    if ":" in host:  # an IPv6 literal keeps its brackets, as in a URL
+        netloc = f"[{host}]" if parts.port in (None, default) else f"[{host}]:{parts.port}"
+    return "docker.io" if is_docker_hub_registry(netloc) else netloc
 
 
 def validate_repository_name(name: str, *, docker_hub: bool = False) -> str:

@@ -11,11 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, runtime_checkable
 
-import httpx
-
 from ..core.errors import DockerHubError, InvalidInputError
 from ..core.flow import Flow
-from ..core.reference import is_docker_hub_registry
 
 PIECE_SIZE = 1024 * 1024
 
@@ -182,13 +179,6 @@ class PushResult:
             "restarts": self.restarts,
             "bytes_resent": self.bytes_resent,
         }
-
-
-def registry_name(registry: str) -> str:
-    """The registry as image references and image Assets name it: ``docker.io`` for Docker Hub (any alias it is
-    written as), else ``host[:port]`` in lower case. Accepts a URL (``registry_url``) or a bare host."""
-    host = httpx.URL(registry if "://" in registry else f"https://{registry}").netloc.decode("ascii").lower()
-    return "docker.io" if is_docker_hub_registry(host) else host
 
 
 @dataclass

@@ -22,9 +22,9 @@ from typing import IO, Any, Literal, TypeVar
 from ..core.errors import InvalidInputError
 from ..core.flow import Flow
 from ..core.front import SyncFront
-from ..core.reference import validate_digest, validate_tag
+from ..core.reference import registry_name, validate_digest, validate_tag
 from .api import RegistryOperations
-from .blobs import PushResult, TransferResult, UploadFailedError, registry_name
+from .blobs import PushResult, TransferResult, UploadFailedError
 from .media import INDEX_TYPES, Manifest, blob_descriptors, child_descriptors, media_type_of
 from .upload import BlobPusher
 

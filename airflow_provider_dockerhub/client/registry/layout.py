@@ -18,9 +18,9 @@ from typing import Any
 from ..core.errors import DigestMismatchError, InvalidInputError
 from ..core.flow import Flow
 from ..core.front import SyncFront
-from ..core.reference import digest_of, validate_digest, validate_tag
+from ..core.reference import digest_of, registry_name, validate_digest, validate_tag
 from .api import RegistryOperations
-from .blobs import FileSource, TransferResult, registry_name
+from .blobs import FileSource, TransferResult
 from .media import INDEX_TYPES, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST
 from .upload import BlobPusher
 
