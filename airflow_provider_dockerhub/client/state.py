@@ -32,8 +32,7 @@ class SessionState:
         sink = on_secret or (lambda _secret: None)
         self.on_secret: SecretSink = sink
         self.credentials = CredentialPolicy(config)
-        self.realms = self.credentials.realms
-        self.hub_tokens = HubTokenSource(config, self.policy, sink, self.credentials)
+        self.hub_tokens = HubTokenSource(config, self.policy, sink, credentials=self.credentials)
         self.registry_tokens = RegistryTokenSource(config, self.policy, self.credentials, sink, self.telemetry)
         self.hub_auth = HubAuth(
             config, self.hub_tokens, self.policy, self.telemetry, self.stats, credentials=self.credentials

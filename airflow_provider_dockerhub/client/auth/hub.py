@@ -17,7 +17,7 @@ from ..core.config import ClientConfig
 from ..core.errors import AuthenticationError, ConfigurationError, error_from_response, redacted_path, refuse
 from ..core.flow import Acquire, Flow, LockTable, now
 from ..core.transport import RateLimitTelemetry, RetryPolicy, RetryStats, send_flow
-from .lockout import MintRejections
+from .lockout import HOLD_SECONDS, MintRejections
 from .tokens import (
     HUB_JWT_DEFAULT_TTL,
     MintedToken,
@@ -35,8 +35,6 @@ log = logging.getLogger("airflow_provider_dockerhub.client")
 HUB_TOKEN_PATH = "/v2/auth/token"  # noqa: S105 - a path, not a secret
 # Posting to these twice could replay a password or a one-time 2FA code.
 HUB_AUTH_PATHS = frozenset({HUB_TOKEN_PATH, "/v2/users/login", "/v2/users/2fa-login"})
-# After the mint rejects the credentials, refuse to post them again for as long as Docker Hub's lockout lasts.
-MINT_FAILURE_HOLD = 600.0
 
 
 class MintRejectedError(AuthenticationError):
@@ -54,12 +52,13 @@ class HubTokenSource:
         config: ClientConfig,
         policy: RetryPolicy,
         on_secret: SecretSink = no_sink,
-        credentials: CredentialPolicy | None = None,
+        *,
+        credentials: CredentialPolicy,
         rejections: MintRejections | None = None,
     ) -> None:
         self.locks = LockTable()
         self._config = config
-        self._credentials = credentials or CredentialPolicy(config)
+        self._credentials = credentials
         self._rejections = rejections or MintRejections(config)
         self._uncured: str | None = None  # a token a 401 was not cured by: a fresh mint would not cure it either
         self._policy = policy
@@ -73,7 +72,7 @@ class HubTokenSource:
         with self._guard:
             if self._failure is not None:
                 failed_at, rejected = self._failure
-                if now() - failed_at < MINT_FAILURE_HOLD:
+                if now() - failed_at < HOLD_SECONDS:  # as long as Docker Hub's lockout lasts
                     raise rejected()
                 self._failure = None
             token = self._token
@@ -155,14 +154,14 @@ class HubAuth:
         telemetry: RateLimitTelemetry | None = None,
         stats: RetryStats | None = None,
         *,
-        credentials: CredentialPolicy | None = None,
+        credentials: CredentialPolicy,
     ) -> None:
         self._config = config
         self.tokens = tokens
         self._policy = policy
         self._telemetry = telemetry
         self._stats = stats
-        self._credentials = credentials or CredentialPolicy(config)
+        self._credentials = credentials
         self._base_path = httpx.URL(config.hub_url).path.rstrip("/")
 
     def _send(self, request: httpx.Request, replayable: bool = True) -> Flow[httpx.Response]:
@@ -208,8 +207,9 @@ class StaticBearerAuth:
         self,
         token: str | None,
         policy: RetryPolicy,
-        telemetry: RateLimitTelemetry | None = None,
-        credentials: CredentialPolicy | None = None,
+        telemetry: RateLimitTelemetry | None,
+        *,
+        credentials: CredentialPolicy,
         credential: Credential = Credential.SCIM_TOKEN,
     ) -> None:
         self._token = token
@@ -224,11 +224,7 @@ class StaticBearerAuth:
                 # Never quoted: it is the secret, and the character that makes it invalid may hide it from the
                 # masker. Refused before any request, so it never reaches a header encoder either.
                 raise ConfigurationError(f"{self._credential.value} has characters a bearer token cannot have")
-            authorization = f"Bearer {self._token}"
-            if self._credentials is None:
-                request.headers["Authorization"] = authorization
-            else:
-                self._credentials.attach(request, self._credential, authorization)
+            self._credentials.attach(request, self._credential, f"Bearer {self._token}")
         response = yield from send_flow(request, self._policy, telemetry=self._telemetry)
         if response.status_code == 401 and self._token:
             refuse(response, AuthenticationError, f"{self._credential.value} was refused; check it in the connection")
