@@ -181,6 +181,7 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
 
     :param registry: the destination's registry, for the image Asset declared at parse time (default: the host
         ``destination`` names, else ``docker.io``). Checked at run time against the destination connection.
+    :param gate_report_hash: the policy gate's ``report_hash`` (templated), added to the Asset event's extra.
     """
 
     template_fields: Sequence[str] = (
@@ -189,6 +190,7 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         "extra_tags",
         "dockerhub_conn_id",
         "destination_conn_id",
+        "gate_report_hash",
     )
 
     def __init__(
@@ -200,6 +202,7 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         destination_conn_id: str | None = None,
         emit_asset: bool = True,
         registry: str | None = None,
+        gate_report_hash: str | None = None,
         **kwargs: Any,
     ) -> None:
         named = _named_image(destination)
@@ -213,6 +216,9 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         self.destination = destination
         self.extra_tags = extra_tags
         self.destination_conn_id = destination_conn_id
+        # The policy gate's report hash (its XCom "report_hash"), carried in the Asset event so a deploy can
+        # refuse a digest that was never gated (policy.py, "gated.json").
+        self.gate_report_hash = gate_report_hash
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_dockerhub.client.core.errors import InvalidInputError
@@ -254,7 +260,10 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
             result.blobs_skipped,
             result.blobs_uploaded,
         )
-        self.emit_image_event(context, image_event(result))
+        extra = image_event(result)
+        if self.gate_report_hash:
+            extra["gate_report_hash"] = str(self.gate_report_hash)
+        self.emit_image_event(context, extra)
         return result.as_xcom()
 
 
