@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .adversary import Adversary
 from .http import (
     Call,
     Family,
@@ -82,8 +83,10 @@ class HubEmulator(HubOperations):
         totp_code: str = "123456",
         ratelimit_limit: int = 180,
         enforce_ratelimit: bool = False,
-        validate_responses: bool = False,
+        validate_responses: bool = True,
         strict_query: bool = True,
+        strict_body: bool = True,
+        adversary: Collection[str] = (),
         tag_images: Literal["list", "object"] = "list",
         clock: Callable[[], float] = time.time,
         scout_schema_path: str | Path | None = None,
@@ -96,12 +99,15 @@ class HubEmulator(HubOperations):
         self.ratelimit_limit = ratelimit_limit
         self.enforce_ratelimit = enforce_ratelimit
         self.validate_responses = validate_responses
+        self.adversary = Adversary.of(adversary)
         self._users = dict({"alice": "alice-pat"} if users is None else users)
         self._orgs = tuple(orgs)
         self._tag_images: Literal["list", "object"] = tag_images
         self.scim_org = self._orgs[0] if self._orgs else None  # the organization the SCIM token provisions
         self.checker = (
-            SpecChecker(cached_spec(str(Path(spec_path).resolve())), strict_query=strict_query) if spec_path else None
+            SpecChecker(cached_spec(str(Path(spec_path).resolve())), strict_query=strict_query, strict_body=strict_body)
+            if spec_path
+            else None
         )
         self._key = secrets.token_bytes(32)
         self._generation = 0
@@ -176,7 +182,8 @@ class HubEmulator(HubOperations):
         self.stop()
 
     def _init_state(self) -> None:
-        self.state = HubState(self.clock, self._tag_images)
+        self.adversary = Adversary.of(self.adversary.modes)  # same modes, fresh per-listing state
+        self.state = HubState(self.clock, self._tag_images, late_events="ingest_late" in self.adversary)
         self.scim = ScimStore(self.clock)
         for username, secret in self._users.items():
             self.state.add_user(username, secret)
@@ -400,7 +407,7 @@ class HubEmulator(HubOperations):
             response = error_response(family, HubError(400, "malformed JSON body"))
         else:
             injected = self._injected(family, method, unquote(raw_path))
-            response = injected or self._run(route, Call(request, params, parsed))
+            response = injected or self._run(route, Call(request, params, parsed, adversary=self.adversary))
         response.headers.update(self._rate_headers())
         if response.status_code == 429:
             response.headers["X-RateLimit-Remaining"] = "0"

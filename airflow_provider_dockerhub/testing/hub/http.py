@@ -14,6 +14,7 @@ from typing import Any, Literal, NamedTuple
 from starlette.datastructures import URL, Headers, QueryParams
 from starlette.responses import Response
 
+from .adversary import Adversary
 from .state import REPO_ORDERINGS, SCIM_ERROR_SCHEMA, HubError, Principal
 
 JSON = dict[str, Any]
@@ -83,6 +84,7 @@ class Call:
     params: dict[str, str]
     body: Any
     principal: Principal | None = None
+    adversary: Adversary = field(default_factory=Adversary)
 
     @property
     def method(self) -> str:
@@ -171,17 +173,28 @@ def page_of(
     count_key: str = "count",
     strict: bool = False,
     max_size: int = 100,
+    insert: Callable[[], Sequence[Any]] | None = None,
 ) -> JSON:
-    """A ``{count|total, next, previous, results}`` page; ``next``/``previous`` are absolute URLs or null."""
-    page = int_query(call, "page", 1)
-    size = int_query(call, "page_size", 10, high=max_size, clamp=True)
+    """A ``{count|total, next, previous, results}`` page; ``next``/``previous`` are absolute URLs or null.
+
+    The emulator's adversary modes apply here, for every listing of this shape: the page and page size actually
+    served, the advertised count (``next`` is derived from it, as a Django REST paginator does), and, given
+    ``insert`` (which adds a record that sorts first and returns the listing again), an insertion between pages.
+    """
+    asked = int_query(call, "page", 1)
+    adversary = call.adversary
+    if insert is not None and adversary.insert_now(call.request.raw_path, asked == 1):
+        items = insert()
+    page = adversary.page(asked)
+    size = adversary.page_size(int_query(call, "page_size", 10, high=max_size, clamp=True))
     start = (page - 1) * size
     if strict and page > 1 and start >= len(items):
         raise HubError(404, "Invalid page.")
-    following = str(call.url.include_query_params(page=page + 1)) if start + size < len(items) else None
+    count = adversary.total(len(items), asked == 1)
+    following = str(call.url.include_query_params(page=page + 1)) if start + size < count else None
     previous = str(call.url.include_query_params(page=page - 1)) if page > 1 else None
     results = [render(item) for item in items[start : start + size]]
-    return {count_key: len(items), "next": following, "previous": previous, "results": results}
+    return {count_key: count, "next": following, "previous": previous, "results": results}
 
 
 def bool_query(call: Call, name: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ def _describe(exc: BaseException) -> list[tuple[str, str]]:
 class SpecChecker:
     """Request (and optionally response) validation against a repaired spec, tolerant of the listed defects."""
 
-    def __init__(self, spec: JSON, *, strict_query: bool = True) -> None:
+    def __init__(self, spec: JSON, *, strict_query: bool = True, strict_body: bool = True) -> None:
         from jsonschema_path import SchemaPath
         from openapi_core.deserializing.media_types.util import json_loads
         from openapi_core.validation.request.validators import V30RequestBodyValidator, V30RequestParametersValidator
@@ -189,6 +190,7 @@ class SpecChecker:
 
         self.spec = spec
         self.strict_query = strict_query
+        self.strict_body = strict_body
         self.server = str(spec["servers"][0]["url"]).rstrip("/")
         path = SchemaPath.from_dict(spec)
         extra: Any = {SCIM_MEDIA_TYPE: json_loads}
@@ -196,10 +198,16 @@ class SpecChecker:
         self._body = V30RequestBodyValidator(path, extra_media_type_deserializers=extra)
         self._response = V30ResponseValidator(path, extra_media_type_deserializers=extra)
         self.query_names: dict[tuple[str, str], frozenset[str]] = {}
+        self.body_schemas: dict[tuple[str, str], JSON] = {}
         for template, item in spec["paths"].items():
             shared = item.get("parameters", [])
             for method, op in item.items():
                 if method in ("get", "head", "post", "put", "patch", "delete"):
+                    content: JSON = self._resolve(op.get("requestBody") or {}).get("content") or {}
+                    media: JSON = next(iter(content.values()), {})
+                    body = media.get("schema")
+                    if body is not None:
+                        self.body_schemas[(method.upper(), template)] = body
                     params = [self._resolve(p) for p in [*shared, *op.get("parameters", [])]]
                     names = frozenset(p["name"] for p in params if p.get("in") == "query")
                     self.query_names[(method.upper(), template)] = names
@@ -211,6 +219,40 @@ class SpecChecker:
                 target = target[part]
             node = target
         return node
+
+    def _undeclared(self, instance: Any, schema: JSON, where: str) -> list[tuple[str, str]]:
+        """Body properties the schema does not declare, as (location, name), for schemas that leave
+        ``additionalProperties`` unsaid: the spec declares every field a client may send, so an undeclared one is
+        a typo (``is_privat``) the real API would silently drop, leaving its default in place."""
+        schema = self._resolve(schema)
+        if isinstance(instance, list) and "items" in schema:
+            return [p for i, v in enumerate(instance) for p in self._undeclared(v, schema["items"], f"{where}/{i}")]
+        if not isinstance(instance, dict):
+            return []
+        branches = [self._resolve(b) for b in schema.get("allOf", [])]
+        alternatives = [self._resolve(b) for b in [*schema.get("anyOf", []), *schema.get("oneOf", [])]]
+        if alternatives:
+            # Undeclared only if no alternative declares it; nested objects are checked against the first match.
+            results = [
+                self._undeclared(instance, {**schema, "anyOf": [], "oneOf": [], "allOf": [a]}, where)
+                for a in alternatives
+            ]
+            return min(results, key=len)
+        declared: dict[str, JSON] = {}
+        open_ended = False
+        for part in [schema, *branches]:
+            declared.update(part.get("properties") or {})
+            if "additionalProperties" in part and part["additionalProperties"] is not False:
+                open_ended = True
+        if not declared and not branches:
+            return []  # a free-form object (``type: object`` alone)
+        found: list[tuple[str, str]] = []
+        for name, value in instance.items():
+            if name in declared:
+                found.extend(self._undeclared(value, declared[name], f"{where}/{name}"))
+            elif not open_ended:
+                found.append((where or "/", name))
+        return found
 
     def operations(self) -> set[tuple[str, str]]:
         return set(self.query_names)
@@ -238,6 +280,16 @@ class SpecChecker:
             for pair in _describe(exc):
                 if pair not in found:
                     found.append(pair)
+        schema = self.body_schemas.get((request.method, template))
+        if self.strict_body and schema is not None and request.body:
+            try:
+                instance = json.loads(request.body)
+            except ValueError:
+                instance = None  # malformed JSON is the body validator's finding, already in ``found``
+            for where, name in self._undeclared(instance, schema, ""):
+                found.append(
+                    (name, f"request body{' at ' + where if where else ''}: property {name!r} is not declared")
+                )
         if self.strict_query:
             declared = self.query_names.get((request.method, template), frozenset())
             for name in dict.fromkeys(request.query.keys()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from ..adversary import DEFAULT_PAGE_SIZE
 from ..http import Call, int_query, json_response
 from ..state import HubError, parse_time
 from .base import HandlerBase
@@ -36,6 +37,11 @@ class AuditHandlers(HandlerBase):
                 bounds[name] = parse_time(raw) if raw else None
             except ValueError:
                 raise HubError(400, f"Invalid {name}", fields={name: ["an RFC 3339 date-time is required"]}) from None
+        asked = int_query(call, "page", 1)
+        if asked == 1:
+            self.state.begin_audit_listing(account)
+        if call.adversary.insert_now(call.request.raw_path, asked == 1):
+            self.state.insert_audit_event(account, bounds["from"], bounds["to"])
         events = self.state.query_audit(
             account,
             action=call.query.get("action") or None,
@@ -43,7 +49,7 @@ class AuditHandlers(HandlerBase):
             name=call.query.get("name") or None,
             frm=bounds["from"],
             to=bounds["to"],
-            page=int_query(call, "page", 1),
-            page_size=int_query(call, "page_size", 25),
+            page=call.adversary.page(asked),
+            page_size=call.adversary.page_size(int_query(call, "page_size", DEFAULT_PAGE_SIZE)),
         )
         return json_response({"logs": [self.state.audit_json(e) for e in events]})

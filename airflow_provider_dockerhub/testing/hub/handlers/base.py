@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..adversary import Adversary
 from ..state import HubState, ScimStore
 
 
@@ -16,3 +17,4 @@ class HandlerBase:
     clock: Callable[[], float]
     state: HubState
     scim: ScimStore
+    adversary: Adversary

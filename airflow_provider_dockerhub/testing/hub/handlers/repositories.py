@@ -25,8 +25,14 @@ class RepositoryHandlers(HandlerBase):
                 "Invalid ordering value",
                 fields={"ordering": ["Invalid ordering value. Must be one of: " + ", ".join(REPO_ORDERINGS)]},
             )
-        repos = self.state.list_repos(call.principal, call.params["namespace"], call.query.get("name"), ordering)
-        return json_response(page_of(call, repos, self.state.repo_list_json, strict=True))
+        namespace, name = call.params["namespace"], call.query.get("name")
+        repos = self.state.list_repos(call.principal, namespace, name, ordering)
+
+        def insert() -> list[Any]:  # insert_during_paging: a repository named to sort first by name
+            self.state.seed_repos(namespace, 1, f"0-inserted-{self.state.next_id()}", False)
+            return self.state.list_repos(call.principal, namespace, name, ordering)
+
+        return json_response(page_of(call, repos, self.state.repo_list_json, strict=True, insert=insert))
 
     def _repo_create(self, call: Call) -> Response:
         body = json_object(call)
@@ -52,7 +58,13 @@ class RepositoryHandlers(HandlerBase):
     def _tags_list(self, call: Call) -> Response:
         repo = self._repo(call)
         tags = self.state.sorted_tags(repo)
-        return json_response(page_of(call, tags, lambda t: self.state.tag_json(repo, t), strict=True))
+
+        def insert() -> list[Any]:  # insert_during_paging: a tag pushed after every other one lists first
+            newest = max((t.pushed_at for t in repo.tags.values()), default=self.clock())
+            self.state.push_tag(repo, f"inserted-{self.state.next_id()}", newest + 1, repo.namespace, audit=False)
+            return self.state.sorted_tags(repo)
+
+        return json_response(page_of(call, tags, lambda t: self.state.tag_json(repo, t), strict=True, insert=insert))
 
     def _tags_head(self, call: Call) -> Response:
         if not self._repo(call).tags:

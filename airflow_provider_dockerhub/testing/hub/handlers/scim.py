@@ -37,17 +37,20 @@ class ScimHandlers(HandlerBase):
 
     def _scim_users(self, call: Call) -> Response:
         try:
-            start = int_query(call, "startIndex", 1)
-            count = int_query(call, "count", 10, high=200, clamp=True)
+            asked = int_query(call, "startIndex", 1)
+            count = call.adversary.page_size(int_query(call, "count", 10, high=200, clamp=True))
         except HubError as err:
             raise HubError(400, err.detail, scim_type="invalidValue") from None
+        if call.adversary.insert_now(call.request.raw_path, asked == 1):
+            self.scim.insert_first(f"inserted-{len(self.scim.users) + 1}@adversary.example")
+        start = call.adversary.page(asked)
         users = self.scim.list(call.query.get("filter"), call.query.get("sortBy"), call.query.get("sortOrder"))
         attributes = [a.strip() for a in (call.query.get("attributes") or "").split(",") if a.strip()]
         chunk = users[start - 1 : start - 1 + count]
         return scim_response(
             {
                 "schemas": [SCIM_LIST_SCHEMA],
-                "totalResults": len(users),
+                "totalResults": call.adversary.total(len(users), asked == 1),
                 "startIndex": start,
                 "itemsPerPage": len(chunk),
                 "resources": [self.scim.user_json(u, call.base_url, attributes) for u in chunk],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 
+from ..adversary import LATE_EVERY
 from .audit_log import AuditLog
 from .base import StateBase
 from .records import JSON, AuditEvent, fake_digest, rfc3339
@@ -39,7 +40,7 @@ class AuditState(StateBase):
 
     def record(self, account: str, action: str, actor: str, name: str, data: Mapping[str, str] | None = None) -> None:
         event = AuditEvent(self.clock(), next(self._seq), account, action, name, actor, dict(data or {}))
-        self.audit.setdefault(account, AuditLog()).add([event])
+        self._ingest(account, [event])
 
     def seed_audit(
         self, account: str, n: int, *, start: float, step: float, action: str, actor: str, name: str | None
@@ -49,7 +50,36 @@ class AuditState(StateBase):
         self._seq = itertools.count(first + n)
         target = name or (f"{account}/seeded" if action.startswith("repo.") else account)
         events = [AuditEvent(start + i * step, s, account, action, target, actor, None) for i, s in enumerate(seqs)]
+        self._ingest(account, events)
+
+    def _ingest(self, account: str, events: list[AuditEvent]) -> None:
+        """Events become visible now, or (``ingest_late``: every third one) to the second listing from now."""
+        if self.late_events:
+            reveal = self.audit_listings.get(account, 0) + 2
+            self.late_audit.extend((reveal, e) for e in events if e.seq % LATE_EVERY == 0)
+            events = [e for e in events if e.seq % LATE_EVERY != 0]
         self.audit.setdefault(account, AuditLog()).add(events)
+
+    def begin_audit_listing(self, account: str) -> None:
+        """A first-page request starts a listing of ``account``: late events due by now become visible."""
+        number = self.audit_listings.get(account, 0) + 1
+        self.audit_listings[account] = number
+        due = [e for at, e in self.late_audit if at <= number and e.account == account]
+        if due:
+            self.late_audit = [(at, e) for at, e in self.late_audit if not (at <= number and e.account == account)]
+            self.audit.setdefault(account, AuditLog()).add(due)
+
+    def insert_audit_event(self, account: str, frm: float | None, to: float | None) -> None:
+        """``insert_during_paging``: a new event at the newest end of the window ``[frm, to)``, which shifts the
+        offset of every older event (the log is served newest first); nothing if the window is empty."""
+        log = self.audit.get(account)
+        newest = log.query(frm, to, None, ()) if log is not None else []
+        if log is None or not newest:
+            return
+        top = log.events[newest[0]]
+        seq = next(self._seq)
+        data = {"tag": f"inserted-{seq}", "digest": fake_digest(account, "inserted", seq)}
+        log.add([AuditEvent(top.ts, seq, account, "repo.tag.push", f"{account}/inserted", top.actor, data)])
 
     def query_audit(
         self,

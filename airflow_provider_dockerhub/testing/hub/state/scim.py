@@ -205,6 +205,12 @@ class ScimStore:
         user.modified = self.clock()
         return user
 
+    def insert_first(self, user_name: str) -> ScimUser:
+        """A new user listed before every other one (``insert_during_paging``: it shifts every later offset)."""
+        user = self.create(user_name, {"givenName": "Inserted", "familyName": "During Paging"})
+        self.users = {user.id: user, **{k: v for k, v in self.users.items() if k != user.id}}
+        return user
+
     def seed(self, n: int, domain: str, active: bool) -> list[str]:
         ids = []
         for i in range(n):
