@@ -16,6 +16,7 @@ from airflow_provider_dockerhub.client import InvalidInputError
 from airflow_provider_dockerhub.client.policy.engine import PolicyReport, compare, evaluate
 from airflow_provider_dockerhub.client.policy.evidence import ImageEvidence, Package, Vulnerability, purl_type
 from airflow_provider_dockerhub.client.policy.rules import (
+    DEFAULT_POLICIES,
     HIGH_PROFILE_CVES,
     POLICIES,
     AllowListEntry,
@@ -77,6 +78,9 @@ def evidence(**changes: Any) -> ImageEvidence:
         user="10001",
         config_known=True,
         sources={"vulnerabilities": "scout", "packages": "sbom-attestation"},
+        sbom_packages=len(PACKAGES),
+        provenance_mode="max",
+        base_images=[],
     )
     return replace(base, **changes)
 
@@ -95,13 +99,15 @@ def ids(result: Any) -> list[str]:
 
 def test_realistic_image_full_report() -> None:
     report = evaluate(evidence(), now=NOW)
-    assert [r.id for r in report.results] == list(POLICIES)
+    assert [r.id for r in report.results] == list(DEFAULT_POLICIES)
     assert {r.id: r.status for r in report.results} == {
         "fixable-vulnerabilities": "non_compliant",
         "high-profile-vulnerabilities": "non_compliant",
+        "copyleft-license": "non_compliant",
+        "no-stale-base-images": "compliant",
         "supply-chain-attestations": "compliant",
         "default-non-root-user": "compliant",
-        "copyleft-license": "non_compliant",
+        "approved-base-images": "compliant",
     }
     fixable = report.result("fixable-vulnerabilities")
     assert fixable is not None and fixable.name == "No fixable critical or high vulnerabilities"
@@ -117,8 +123,9 @@ def test_realistic_image_full_report() -> None:
         ("CVE-2023-4911", "cisa-kev"),
     ]
     copyleft = report.result("copyleft-license")
-    assert copyleft is not None and [v["name"] for v in copyleft.violations] == ["ghostscript", "loki"]
-    assert copyleft.violations[1]["licenses"] == ["MIT OR AGPL-3.0-only"]
+    # Docker's copyleft list covers GPL too: bash (GPL-3.0-or-later) fails it as well as the AGPL packages.
+    assert copyleft is not None and [v["name"] for v in copyleft.violations] == ["bash", "ghostscript", "loki"]
+    assert copyleft.violations[2]["licenses"] == ["MIT OR AGPL-3.0-only"]
     assert not report.passed() and report.status == "non_compliant"
     assert report.failures() == ["fixable-vulnerabilities", "high-profile-vulnerabilities", "copyleft-license"]
 
@@ -128,7 +135,7 @@ def test_summary_is_readable() -> None:
     text = report.summary()
     lines = text.splitlines()
     assert lines[0].startswith("Policy evaluation of docker.io/acme/api:2.4.1 @ sha256:555555555555 (linux/amd64)")
-    assert "FAILED — 1/5 policies met, 3 not met, 1 no data" in lines[0]
+    assert "FAILED — 3/7 policies met, 3 not met, 1 no data" in lines[0]
     assert "  ✗ No fixable critical or high vulnerabilities [fixable-vulnerabilities]: 4 fixable" in text
     assert (
         "  ? Supply chain attestations [supply-chain-attestations]: no data: provenance: referrers unavailable" in text
@@ -136,7 +143,8 @@ def test_summary_is_readable() -> None:
     assert "  ✓ Default non-root user [default-non-root-user]: runs as 10001" in text
     assert "Top violations (" in text
     assert "  - fixable-vulnerabilities: CVE-2024-3094 CRITICAL 10.0 in pkg:deb/debian/xz-utils@5.6.0-0.2" in text
-    assert evaluate(evidence(vulnerabilities=[], packages=[]), now=NOW).summary().count("✓") == 5
+    assert evaluate(evidence(vulnerabilities=[], packages=[]), now=NOW).summary().count("✓") == 7
+    assert "Licences checked by copyleft-license: AGPL-1.0, " in text
 
 
 def test_to_json_is_plain_json_and_round_trips() -> None:
@@ -274,7 +282,9 @@ def test_allow_list_expiry(expires: Any, suppressed: bool) -> None:
     else:
         assert result.status == "non_compliant" and result.suppressed == []
         assert result.violations[0]["allow_list_expired"]
-        assert "no longer allow-listed: entry expired" in result.message
+        assert "no longer suppressed: suppression expired" in result.message
+        [expired] = result.violations[0]["expired_suppressions"]
+        assert expired["source"] == "allow-list" and expired["reason"].startswith("backdoored")
 
 
 def test_expired_entries_are_reported_even_when_they_match_nothing() -> None:
@@ -389,7 +399,7 @@ def test_non_root_unknown_without_config() -> None:
 )
 def test_license_expressions(expression: str, agpl: bool) -> None:
     package = Package("pkg:npm/thing@1.0.0", "thing", "1.0.0", "npm", (expression,))
-    result = run("copyleft-license", evidence(packages=[package]))
+    result = run("agpl-v3-licenses", evidence(packages=[package]))
     assert result.status == ("non_compliant" if agpl else "compliant")
 
 
@@ -405,10 +415,10 @@ def test_license_ids_parse_spdx_expressions() -> None:
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        (None, ["ghostscript", "loki"]),
-        ({"ignored_packages": ["ghostscript"]}, ["loki"]),
-        ({"ignored_packages": ["pkg:golang/github.com/grafana/loki"]}, ["ghostscript"]),  # purl without version
-        ({"ignored_packages": ["pkg:deb/debian/ghostscript@10.0.0~dfsg-11", "LOKI"]}, []),
+        (None, ["bash", "ghostscript", "loki"]),
+        ({"ignored_packages": ["ghostscript"]}, ["bash", "loki"]),
+        ({"ignored_packages": ["pkg:golang/github.com/grafana/loki"]}, ["bash", "ghostscript"]),  # without version
+        ({"ignored_packages": ["pkg:deb/debian/ghostscript@10.0.0~dfsg-11", "LOKI", "bash"]}, []),
         ({"licenses": ["GPL-3.0-only", "GPL-3.0-or-later"]}, ["bash"]),
         ({"licenses": []}, []),
     ],
@@ -417,12 +427,13 @@ def test_copyleft_table(config: dict[str, Any] | None, expected: list[str]) -> N
     result = run("copyleft-license", None, config)
     assert [v["name"] for v in result.violations] == expected
     ignored = set(config.get("ignored_packages", [])) if config else set()
-    assert len(result.suppressed) == (2 - len(expected) if ignored else 0)
+    assert len(result.suppressed) == (3 - len(expected) if ignored else 0)
 
 
-def test_copyleft_unknown_without_sbom_and_compliant_on_an_empty_one() -> None:
+def test_copyleft_unknown_without_sbom_and_on_an_empty_one() -> None:
     assert run("copyleft-license", evidence(packages=None)).status == "unknown"
-    assert run("copyleft-license", evidence(packages=[])).status == "compliant"
+    # An SBOM that lists nothing proves nothing (the "empty SBOM passes" case): unknown, not compliant.
+    assert run("copyleft-license", evidence(packages=[], sbom_packages=0)).status == "unknown"
     twice = [PACKAGES[1], PACKAGES[1]]  # two SBOMs listing the same package: one violation
     assert len(run("copyleft-license", evidence(packages=twice)).violations) == 1
 
@@ -506,15 +517,26 @@ def test_compare_table(before: tuple[str, int], after: tuple[str, int], worse: b
 
 def test_compare_against_real_reports_and_worse_only_gating() -> None:
     baseline = evaluate(evidence(vulnerabilities=[OPENSSL, GLIBC], packages=PACKAGES[:2]), now=NOW)
-    # The new image fixed glibc but gained xz and a copyleft package, and lost its provenance.
+    # The new image fixed glibc but gained xz and copyleft packages, and lost its provenance.
     current = evaluate(evidence(vulnerabilities=[OPENSSL, XZ], provenance=False), now=NOW)
-    assert compare(current, baseline) == ["supply-chain-attestations", "copyleft-license"]
-    # high-profile: glibc (KEV) out, xz in: one violation before and after, so not worse (as Scout counts).
+    # high-profile: glibc (KEV) out, xz in: one violation before and after, but a new identity, so it fails;
+    # fixable: two violations before and after, xz new: fails too. Counts never hide a swap.
     assert [len(r.violations) for r in (current.results[1], baseline.results[1])] == [1, 1]
+    assert compare(current, baseline) == [
+        "fixable-vulnerabilities",
+        "high-profile-vulnerabilities",
+        "copyleft-license",
+        "supply-chain-attestations",
+    ]
+    diff = current.diff(baseline)
+    assert {f.id for f in diff.fixed} == {"CVE-2023-4911"} and {f.id for f in diff.accepted} == {
+        "CVE-2023-5363",
+        "AGPL-3.0-or-later",
+    }
     assert compare(current, baseline.to_json()) == compare(current, baseline)
     assert current.failures(baseline) == compare(current, baseline)
-    # fixable-vulnerabilities: still 2 violations, not worse; without a baseline it fails on its own.
-    assert "fixable-vulnerabilities" in current.failures()
+    # The same image against itself: everything is still accepted, nothing new.
+    assert current.failures(current) == []
     # A policy the baseline did not evaluate counts as worse when it now fails.
     partial = evaluate(evidence(vulnerabilities=[OPENSSL, GLIBC]), ["fixable-vulnerabilities"], now=NOW)
     assert "copyleft-license" in compare(current, partial)
@@ -604,7 +626,7 @@ def test_evaluate_never_raises_and_always_serializes(
 ) -> None:
     allow, now = gate
     report = evaluate(evidence(vulnerabilities=vulns, packages=pkgs, user=user), None, config, allow, now)
-    assert len(report.results) == 5
+    assert len(report.results) == len(DEFAULT_POLICIES)
     assert all(r.status in ("compliant", "non_compliant", "unknown") for r in report.results)
     data = json.loads(json.dumps(report.to_json(), allow_nan=False))
     assert compare(PolicyReport.from_json(data), report) == []
@@ -660,5 +682,7 @@ def test_any_expression_containing_agpl_is_caught(parts: list[str], operators: l
     if len(parts) > 1:
         expression = f"({expression})"
     package = Package("pkg:npm/p@1", "p", "1", "npm", (expression,))
-    result = run("copyleft-license", evidence(packages=[package]))
+    result = run("agpl-v3-licenses", evidence(packages=[package]))
     assert (result.status == "non_compliant") == ("AGPL-3.0-only" in parts)
+    copyleft = run("copyleft-license", evidence(packages=[package]))
+    assert (copyleft.status == "non_compliant") == bool({"AGPL-3.0-only", "GPL-3.0-only"} & set(parts))
