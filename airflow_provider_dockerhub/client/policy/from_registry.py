@@ -13,16 +13,18 @@ import base64
 import binascii
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.errors import DockerHubError, InvalidInputError
 from ..core.flow import Flow
 from ..core.front import SyncFront
-from ..core.reference import is_digest, validate_digest
+from ..core.reference import is_digest, is_docker_hub_registry, validate_digest
 from ..registry.api import RegistryOperations
 from ..registry.media import Manifest, Platform, blob_descriptors, child_descriptors, is_index, select_platform
-from .evidence import ImageEvidence, Package, purl_type
+from .evidence import BaseImage, ImageEvidence, Package, Suppression, purl_type
+from .provenance import ImageMaterial, image_materials, provenance_mode
+from .vex import OPENVEX_MEDIA_TYPES, is_openvex, vex_suppressions
 
 log = logging.getLogger("airflow_provider_dockerhub.client.policy.from_registry")
 
@@ -39,13 +41,13 @@ SPDX_TYPES = frozenset({"application/spdx+json", "text/spdx+json"})
 CYCLONEDX_TYPES = frozenset({"application/vnd.cyclonedx+json"})
 IN_TOTO_TYPES = frozenset({"application/vnd.in-toto+json"})
 DSSE_TYPES = frozenset({"application/vnd.dsse.envelope.v1+json"})
-# Referrers of other kinds (signatures, VEX, ...) are skipped without being fetched.
-FOLLOWED_ARTIFACTS = SPDX_TYPES | CYCLONEDX_TYPES | IN_TOTO_TYPES | DSSE_TYPES
+# Referrers of other kinds (signatures, ...) are skipped without being fetched.
+FOLLOWED_ARTIFACTS = SPDX_TYPES | CYCLONEDX_TYPES | IN_TOTO_TYPES | DSSE_TYPES | OPENVEX_MEDIA_TYPES
 _NO_LICENSE = frozenset({"", "NOASSERTION", "NONE"})
 
 
 def predicate_kind(predicate_type: str | None) -> str | None:
-    """``spdx``, ``cyclonedx`` or ``provenance`` for an in-toto predicate type; ``None`` for any other.
+    """``spdx``, ``cyclonedx``, ``provenance`` or ``vex`` for an in-toto predicate type; ``None`` for any other.
 
     Prefix matches, because the in-toto attestation spec lets producers add a version (``.../Document/v2.3``).
     """
@@ -56,6 +58,8 @@ def predicate_kind(predicate_type: str | None) -> str | None:
         return "cyclonedx"
     if text.startswith("https://slsa.dev/provenance/"):
         return "provenance"
+    if is_openvex(text):
+        return "vex"
     return None
 
 
@@ -117,6 +121,9 @@ class _Findings:
     packages: dict[tuple[str, str, str], Package] = field(default_factory=dict)
     sbom_sources: list[str] = field(default_factory=list)
     broken_sboms: list[str] = field(default_factory=list)  # documents that were, or might have been, SBOMs
+    provenance: list[Any] = field(default_factory=list)  # the readable provenance predicates
+    vex: list[Suppression] = field(default_factory=list)
+    vex_sources: list[str] = field(default_factory=list)
 
     def doubt(self, kinds: tuple[str, ...], reason: str) -> None:
         log.warning("supply-chain evidence: %s", reason)
@@ -175,7 +182,11 @@ class _Gatherer:
             predicate = annotations.get(PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None
             kind = predicate_kind(predicate)
             if predicate and kind is None:
-                return  # an attestation of another kind (vulnerability scan, VEX...): nothing to learn here
+                return  # an attestation of another kind (vulnerability scan...): nothing to learn here
+        elif media_type in OPENVEX_MEDIA_TYPES or (
+            artifact_type in OPENVEX_MEDIA_TYPES and media_type.endswith("json")
+        ):
+            kind = "vex"
         elif media_type in SPDX_TYPES or (artifact_type in SPDX_TYPES and media_type.endswith("json")):
             kind = "spdx"
         elif media_type in CYCLONEDX_TYPES or (artifact_type in CYCLONEDX_TYPES and media_type.endswith("json")):
@@ -188,13 +199,22 @@ class _Gatherer:
                 kind, document = self.statement(document, kind, subjects)
                 if kind is None:
                     return  # read to learn its predicate type: neither an SBOM nor provenance
+            if kind == "vex":
+                found = vex_suppressions(document, label)
+                self.findings.vex += found
+                self.findings.vex_sources.append(f"{label} ({len(found)} suppressing statements)")
+                return
             if kind == "provenance":
-                if not isinstance(document, dict):
+                if document is not None and not isinstance(document, dict):
                     raise ValueError("provenance predicate is not an object")
-                self.findings.found["provenance"].append(label)
+                self.findings.provenance.append(document)
+                self.findings.found["provenance"].append(f"{label} ({provenance_mode(document)} mode)")
                 return
             packages = spdx_packages(document) if kind == "spdx" else cyclonedx_packages(document)
         except (DockerHubError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            if kind == "vex":  # an unreadable VEX suppresses nothing: the vulnerabilities it names still count
+                self.findings.vex_sources.append(f"{label} unreadable (suppresses nothing): {exc}")
+                return
             self.findings.doubt(_attestation(kind), f"{label} unreadable: {exc}")
             return
         self.findings.add_packages(packages)
@@ -299,6 +319,35 @@ def registry_evidence(
                 yield from gatherer.manifest(descriptor.get("digest"), "referrer", subjects, subject=subject)
 
     findings = gatherer.findings
+    verdicts, packages = _conclude(findings, sources)
+    sources["vulnerabilities"] = "unknown: a registry holds no vulnerability data"
+    shown = chosen or config_platform
+    modes = [provenance_mode(p) for p in findings.provenance]
+    mode = next((m for m in ("max", "min", "other", "empty") if m in modes), None)
+    base_images = yield from _base_images(ops, findings.provenance, str(shown) if shown else platform, sources)
+    if findings.vex_sources:
+        sources["vex"] = "; ".join(findings.vex_sources)
+    return ImageEvidence(
+        reference=where,
+        digest=image.digest,
+        platform=str(shown) if shown and shown.os else None,
+        vulnerabilities=None,
+        packages=packages,
+        sbom=verdicts["sbom"],
+        provenance=verdicts["provenance"],
+        user=user,
+        config_known=config_known,
+        sources=sources,
+        sbom_packages=sum(1 for p in packages if p.purl) if packages is not None else None,
+        provenance_mode=mode,
+        base_images=base_images,
+        vex=findings.vex,
+        distro=_distro(packages),
+    )
+
+
+def _conclude(findings: _Findings, sources: dict[str, str]) -> tuple[dict[str, bool | None], list[Package] | None]:
+    """Per attestation kind: proven present, in doubt, or proven absent; and the package list if every SBOM read."""
     verdicts: dict[str, bool | None] = {}
     for kind in ("sbom", "provenance"):
         if findings.found[kind]:
@@ -319,20 +368,62 @@ def registry_evidence(
         sources["packages"] = f"{origin}: " + "; ".join(findings.sbom_sources)
     else:
         sources["packages"] = "unknown: no SBOM attestation"
-    sources["vulnerabilities"] = "unknown: a registry holds no vulnerability data"
-    shown = chosen or config_platform
-    return ImageEvidence(
-        reference=where,
-        digest=image.digest,
-        platform=str(shown) if shown and shown.os else None,
-        vulnerabilities=None,
-        packages=packages,
-        sbom=verdicts["sbom"],
-        provenance=verdicts["provenance"],
-        user=user,
-        config_known=config_known,
-        sources=sources,
-    )
+    return verdicts, packages
+
+
+def _distro(packages: list[Package] | None) -> str | None:
+    """The OS distribution the SBOM's packages name (syft writes ``distro=debian-12`` into OS package purls);
+    ``None`` when none does, or when they disagree."""
+    found = set()
+    for pkg in packages or []:
+        query = pkg.purl.partition("?")[2]
+        for pair in query.split("&"):
+            key, _, value = pair.partition("=")
+            if key == "distro" and value:
+                found.add(value)
+    return found.pop() if len(found) == 1 else None
+
+
+def _base_images(
+    ops: RegistryOperations, predicates: list[Any], platform: str | None, sources: dict[str, str]
+) -> Flow[list[BaseImage] | None]:
+    """The base images named by the provenance materials, each looked up: does its tag still point to the digest
+    the build used? Images on another registry than the connection's are not looked up (unknown)."""
+    materials = next((m for m in (image_materials(p) for p in predicates) if m is not None), None)
+    if materials is None:
+        sources["base_images"] = "unknown: no provenance materials (no provenance attestation, or it lists none)"
+        return None
+    found = []
+    for material in materials:
+        found.append((yield from _lookup(ops, material, platform)))
+    sources["base_images"] = "provenance: " + (", ".join(b.reference for b in found) or "none (FROM scratch)")
+    return found
+
+
+def _lookup(ops: RegistryOperations, material: ImageMaterial, platform: str | None) -> Flow[BaseImage]:
+    base = BaseImage(material.name, material.tag, material.digest, source="provenance")
+    if material.tag is None or material.digest is None:
+        return replace(base, why="pinned by digest: no tag to compare with")
+    host = ops.state.config.registry_host
+    registry, _, repository = material.name.partition("/")
+    ours = registry == host or (registry == "docker.io" and is_docker_hub_registry(host))
+    if not ours:
+        return replace(base, why=f"on {registry}, not the connection's registry {host}")
+    try:
+        top = yield from ops.get_manifest(repository, material.tag)
+    except DockerHubError as exc:
+        return replace(base, why=f"tag lookup failed: {exc}")
+    digests = {top.digest}
+    text = material.platform or platform
+    wanted = Platform.parse(text) if text else None
+    if is_index(top):
+        for entry in child_descriptors(top):
+            entry_platform = Platform.of(entry)
+            if wanted is None or (entry_platform is not None and wanted.matches(entry_platform)):
+                digests.add(str(entry.get("digest")))
+    current = material.digest in digests
+    now = top.digest if not current else None
+    return BaseImage(material.name, material.tag, material.digest, current, now, "provenance", "")
 
 
 def _read_config(
