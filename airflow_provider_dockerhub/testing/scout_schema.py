@@ -67,6 +67,18 @@ type Package {
   vulnerabilities: [VpVulnerability!]!
 }
 
+type PkVulnerabilityException {
+  additionalDetails: String
+  author: String
+  documentUrl: String
+  id: String!
+  justification: VEXStatementJustification
+  sourceType: PkVulnerabilityExceptionSourceType!
+  status: VEXStatementStatus
+  timestamp: String!
+  type: ExceptionType!
+}
+
 type Query {
   imageDetailsByDigest(context: Context!, digest: String!, platform: ImagePlatform!, repository: String): ImageWithBaseImage
   imagePackagesForImageCoords(context: Context!, query: IpImagePackagesForImageCoordsQuery!): IpImagePackagesForImageCoords
@@ -99,6 +111,7 @@ type VpVulnerability {
   source: String!
   sourceId: String!
   url: String!
+  vulnerabilityExceptions: [PkVulnerabilityException!]!
 }
 
 type VulnerabilityReport {
@@ -143,12 +156,37 @@ enum CVSSSeverity {
   UNSPECIFIED
 }
 
+enum ExceptionType {
+  ACCEPTED_RISK
+  FALSE_POSITIVE
+}
+
+enum PkVulnerabilityExceptionSourceType {
+  VEX_STATEMENT
+  MANUAL_EXCEPTION
+}
+
 enum SBOMState {
   INDEXED
   INDEXING
   INDEXING_FAILED
   INDEXING_UNAVAILABLE
   NONE
+}
+
+enum VEXStatementJustification {
+  COMPONENT_NOT_PRESENT
+  VULNERABLE_CODE_NOT_PRESENT
+  VULNERABLE_CODE_NOT_IN_EXECUTE_PATH
+  VULNERABLE_CODE_CANNOT_BE_CONTROLLED_BY_ADVERSARY
+  INLINE_MITIGATIONS_ALREADY_EXIST
+}
+
+enum VEXStatementStatus {
+  NOT_AFFECTED
+  AFFECTED
+  FIXED
+  UNDER_INVESTIGATION
 }
 """
 

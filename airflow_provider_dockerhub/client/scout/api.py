@@ -20,7 +20,13 @@ from ..core.flow import Flow
 from ..core.front import AsyncFront, SyncFront, async_call, sync_call
 from ..core.reference import is_docker_hub_registry, validate_digest, validate_repository_name
 from ..state import SessionState
-from .documents import BASE_IMAGE_QUERY, IMAGE_PACKAGES_QUERY, IMAGE_SUMMARIES_QUERY, ORGANIZATION_STATUS_QUERY
+from .documents import (
+    BASE_IMAGE_QUERY,
+    IMAGE_EXCEPTIONS_QUERY,
+    IMAGE_PACKAGES_QUERY,
+    IMAGE_SUMMARIES_QUERY,
+    ORGANIZATION_STATUS_QUERY,
+)
 
 GRAPHQL_PATH = "/v1/graphql"
 DOCKER_HUB_SCOUT_HOST = "hub.docker.com"
@@ -91,6 +97,30 @@ class ScoutIndexingFailed(DockerHubError):
     """Scout reports that it cannot index the image (``INDEXING_FAILED`` / ``INDEXING_UNAVAILABLE``)."""
 
 
+def _packages_of(found: object) -> list[dict[str, Any]]:
+    if not isinstance(found, dict):
+        return []
+    return [
+        p["package"]
+        for p in (found.get("imagePackages") or {}).get("packages") or []
+        if isinstance(p, dict) and isinstance(p.get("package"), dict)
+    ]
+
+
+def _add_exceptions(packages: list[dict[str, Any]], details: list[dict[str, Any]]) -> None:
+    """Put each vulnerability's ``vulnerabilityExceptions`` (from the exceptions query) next to it."""
+    by_key = {
+        (str(p.get("purl")), str(v.get("sourceId"))): v.get("vulnerabilityExceptions") or []
+        for p in details
+        for v in p.get("vulnerabilities") or []
+        if isinstance(v, dict)
+    }
+    for package in packages:
+        for vuln in package.get("vulnerabilities") or []:
+            if isinstance(vuln, dict):
+                vuln["vulnerabilityExceptions"] = by_key.get((str(package.get("purl")), str(vuln.get("sourceId"))), [])
+
+
 class ScoutOperations:
     """Every Scout query as a flow, with the GraphQL plumbing they share."""
 
@@ -145,11 +175,11 @@ class ScoutOperations:
         found = data.get("imagePackagesForImageCoords")
         if not isinstance(found, dict):
             return None
-        packages = [
-            p["package"]
-            for p in (found.get("imagePackages") or {}).get("packages") or []
-            if isinstance(p, dict) and isinstance(p.get("package"), dict)
-        ]
+        packages = _packages_of(found)
+        if any(v.get("isExcepted") for p in packages for v in p.get("vulnerabilities") or [] if isinstance(v, dict)):
+            # Why each is excepted is a second query, sent only when Scout excepts something.
+            more = yield from self.graphql(IMAGE_EXCEPTIONS_QUERY, variables, "ProviderImageExceptions")
+            _add_exceptions(packages, _packages_of(more.get("imagePackagesForImageCoords")))
         return ScoutImage(str(found.get("digest") or coords.digest), str(found.get("sbomState") or "NONE"), packages)
 
     def index_state(self, organization: str | None, coords: ImageCoordinates) -> Flow[str]:

@@ -38,6 +38,38 @@ query ProviderImagePackages($context: Context!, $query: IpImagePackagesForImageC
 }
 """
 
+# Sent only when the packages query says a vulnerability is excepted: why it is, by whom, from which document.
+# Scout's schema gives an exception no expiry (``PkVulnerabilityException``): it holds until it is removed.
+IMAGE_EXCEPTIONS_QUERY = """
+query ProviderImageExceptions($context: Context!, $query: IpImagePackagesForImageCoordsQuery!) {
+  imagePackagesForImageCoords(context: $context, query: $query) {
+    digest
+    imagePackages {
+      packages {
+        package {
+          purl
+          vulnerabilities {
+            sourceId
+            isExcepted
+            vulnerabilityExceptions {
+              id
+              author
+              timestamp
+              sourceType
+              type
+              justification
+              documentUrl
+              status
+              additionalDetails
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
 IMAGE_SUMMARIES_QUERY = """
 query ProviderImageSummaries($context: Context!, $digests: [String!]!, $repository: ScRepositoryInput) {
   imageSummariesByDigest(context: $context, digests: $digests, repository: $repository) {
@@ -75,6 +107,7 @@ query ProviderOrganizationStatus($context: Context!) {
 
 DOCUMENTS = {
     "ProviderImagePackages": IMAGE_PACKAGES_QUERY,
+    "ProviderImageExceptions": IMAGE_EXCEPTIONS_QUERY,
     "ProviderImageSummaries": IMAGE_SUMMARIES_QUERY,
     "ProviderBaseImage": BASE_IMAGE_QUERY,
     "ProviderOrganizationStatus": ORGANIZATION_STATUS_QUERY,
