@@ -2,6 +2,11 @@
 
 The connection form is declarative (``conn-fields`` / ``ui-field-behaviour``, Airflow 3.2+), so the API server
 never imports the hook to draw it.
+
+No field has a schema ``default``: Airflow's form starts a field at its default and saves it into the connection's
+Extra, so every connection saved from the UI would pin today's defaults (a later release's better default, or a
+Docker Hub URL change, would never reach it). The defaults are shown as placeholders instead, and an empty field
+means "the provider's default" (``ClientConfig``).
 """
 
 from __future__ import annotations
@@ -16,16 +21,16 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "hub_url": {
         "label": "Docker Hub API URL",
-        "schema": {"type": ["string", "null"], "format": "url", "default": "https://hub.docker.com"},
+        "schema": {"type": ["string", "null"], "format": "url"},
     },
     "registry_url": {
         "label": "Registry URL",
         "description": "Registry HTTP API v2 base URL (Docker Hub's or any OCI registry).",
-        "schema": {"type": ["string", "null"], "format": "url", "default": "https://registry-1.docker.io"},
+        "schema": {"type": ["string", "null"], "format": "url"},
     },
     "scout_url": {
         "label": "Docker Scout API URL",
-        "schema": {"type": ["string", "null"], "format": "url", "default": "https://api.scout.docker.com"},
+        "schema": {"type": ["string", "null"], "format": "url"},
     },
     "scim_token": {
         "label": "SCIM token",
@@ -35,7 +40,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "verify": {
         "label": "TLS verify",
         "description": "true, false, or the path of a CA bundle.",
-        "schema": {"type": ["string", "null"], "default": "true"},
+        "schema": {"type": ["string", "null"]},
     },
     "registry_ca_bundle": {
         "label": "Registry CA bundle",
@@ -46,31 +51,44 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "timeout": {
         "label": "Timeout (seconds)",
         "description": "Read/write/pool timeout of every request.",
-        "schema": {"type": ["number", "null"], "minimum": 0.001, "default": 30},
+        "schema": {"type": ["number", "null"], "minimum": 0.001},
     },
     "connect_timeout": {
         "label": "Connect timeout (seconds)",
-        "schema": {"type": ["number", "null"], "minimum": 0.001, "default": 10},
+        "schema": {"type": ["number", "null"], "minimum": 0.001},
     },
     "max_retries": {
         "label": "Max retries",
         "description": "Retries of a failed request (5xx, 429, network errors) before the task sees the error.",
-        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 4},
+        "schema": {"type": ["integer", "null"], "minimum": 0},
     },
     "max_retry_wait": {
         "label": "Max total retry wait (seconds)",
-        "schema": {"type": ["number", "null"], "minimum": 0, "default": 120},
+        "schema": {"type": ["number", "null"], "minimum": 0},
     },
     "allow_destructive": {
         "label": "Allow writes and deletes",
         "description": "Pushes, tag moves and deletes are refused unless this is true.",
-        "schema": {"type": ["boolean", "null"], "default": False},
+        "schema": {"type": ["boolean", "null"]},
     },
     "trusted_realms": {
         "label": "Extra trusted token realms",
         "description": "Comma-separated hosts or URLs that may receive the credentials as token realms.",
         "schema": {"type": ["string", "null"]},
     },
+}
+
+
+# What an empty field means: the ClientConfig defaults (tests/packaging/test_provider_info.py keeps them equal).
+DEFAULT_PLACEHOLDERS: dict[str, str] = {
+    "hub_url": "https://hub.docker.com",
+    "registry_url": "https://registry-1.docker.io",
+    "scout_url": "https://api.scout.docker.com",
+    "verify": "true",
+    "timeout": "30",
+    "connect_timeout": "10",
+    "max_retries": "4",
+    "max_retry_wait": "120",
 }
 
 
@@ -136,6 +154,7 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {
                         "login": "my-docker-id (empty for anonymous)",
                         "password": "dckr_pat_... or dckr_oat_...",
+                        **DEFAULT_PLACEHOLDERS,
                     },
                 },
                 "conn-fields": CONN_FIELDS,
