@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
+from ..core.errors import InvalidInputError
 from ..core.flow import Flow
 from ..core.pagination import Pages
 from .models import AuditLog
 from .requests import HubRequests, iso
 
-AUDIT_PAGE_SIZE = 100  # also the most we ask for: paging stops at a short page, so a server cap must not cut it
+AUDIT_PAGE_SIZE = 100  # the most the API serves; a server that serves fewer is paged on to an empty page
+# Duplicates from shifted offsets are adjacent (the log is served newest first), so two pages of keys find them
+# while memory stays bounded by a page however long the log is.
+AUDIT_KEY_WINDOW = 2
+
+
+def event_key(raw: Any) -> str:
+    """The content key of a raw audit event: the SHA-256 of its canonical JSON. Events carry no id; two events
+    equal in every field (account, action, name, actor, data, timestamp to the second) are one event."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class AuditFlows(HubRequests):
@@ -29,11 +42,14 @@ class AuditFlows(HubRequests):
         actor: str | None = None,
         name: str | None = None,
         page_size: int = AUDIT_PAGE_SIZE,
+        page: int = 1,
     ) -> Pages[AuditLog]:
-        """Every event, page by page (the endpoint gives no count: paging stops at the first short page).
-        ``start``/``end`` go to the API's ``from``/``to``; 429s are honoured by the transport's retry policy."""
+        """Every event, newest first, page by page. The endpoint gives no count, so paging ends at an empty page
+        (never at a short one: servers cap or ignore ``page_size``); repeats from offsets shifted by new events
+        are dropped by :func:`event_key`. ``start``/``end`` go to the API's ``from``/``to``; 429s are honoured
+        by the transport's retry policy. ``page`` starts the listing further on (a resumed export)."""
         params = {
-            "page": 1,
+            "page": page,
             "page_size": page_size,
             "from": iso(start),
             "to": iso(end),
@@ -41,4 +57,8 @@ class AuditFlows(HubRequests):
             "actor": actor,
             "name": name,
         }
-        return self.listing(AuditLog, ("auditlogs", account), params, key="logs", style="short")
+        if type(page) is not int or page < 1:
+            raise InvalidInputError(f"page must be a positive integer, got {page!r}")
+        return self.listing(
+            AuditLog, ("auditlogs", account), params, key="logs", item_key=event_key, window=AUDIT_KEY_WINDOW
+        )

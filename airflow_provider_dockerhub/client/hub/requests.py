@@ -9,7 +9,7 @@ checked before the request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,7 +25,8 @@ from ..core.errors import (
     redacted_path,
 )
 from ..core.flow import Acquire, Flow
-from ..core.pagination import Pages, Params, next_by_link, next_by_short_page
+from ..core.pagination import Page, Pages, Params, hub_page
+from ..core.pagination import item_key as default_item_key
 from ..core.reference import path_segment
 from ..state import SessionState
 
@@ -134,11 +135,13 @@ class HubRequests:
         raise_for_response(response, (200,))
         return True
 
-    def page(
-        self, url: httpx.URL, key: str, params: Params, style: str = "link"
-    ) -> Flow[tuple[list[Any], Params | None]]:
-        """One page of a list; returns its items and the next page's parameters."""
+    def page(self, url: httpx.URL, key: str, params: Params) -> Flow[Page]:
+        """One page of a list (``page``/``page_size``): its items, the next page's parameters and the advertised
+        total (``count``/``total``; the audit log has none). The loop in ``core.pagination`` decides the end."""
         response = yield from self.request("GET", url, params=params)
+        if response.status_code == 404 and int(params.get("page", 1)) > 1:
+            # Django REST paginators answer a page past the end with 404 "Invalid page.": an empty page.
+            return Page([], None)
         raise_for_response(response, (200,))
         body = json_body(response)
         if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
@@ -146,18 +149,33 @@ class HubRequests:
         items = body.get(key) if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise ProtocolError("GET", redacted_path(url), f"list answer without {key!r}")
-        following = next_by_short_page(items, params) if style == "short" else next_by_link(body, params)
-        return items, following
+        return hub_page(body, items, params)
 
     def listing(
-        self, model: type[M], segments: Sequence[str], params: Params, key: str = "results", style: str = "link"
+        self,
+        model: type[M],
+        segments: Sequence[str],
+        params: Params,
+        key: str = "results",
+        *,
+        item_key: Callable[[Any], Hashable] | None = None,
+        window: int | None = None,
     ) -> Pages[M]:
-        """A paged list of ``model``; ``page_size`` is checked here, when the listing is asked for."""
+        """A paged list of ``model``; ``page_size`` is checked here, when the listing is asked for. ``item_key``
+        and ``window`` tune duplicate detection (see :class:`Pages`)."""
         url = self.url(*segments)
         first = without_none(params)
         if type(first.get("page_size")) is not int or first["page_size"] < 1:
             raise InvalidInputError(f"page_size must be a positive integer, got {first.get('page_size')!r}")
-        return Pages(first, lambda p: self.page(url, key, p, style), model.model_validate)
+        return Pages(
+            first,
+            lambda p: self.page(url, key, p),
+            model.model_validate,
+            key=item_key or default_item_key,
+            window=window,
+            page_size=first["page_size"],
+            path=redacted_path(url),
+        )
 
     def secret(self, model: M) -> M:
         """A token value the API returns once (PAT/OAT creation) is masked like every derived secret."""
