@@ -46,6 +46,10 @@ class DockerHubDigestTrigger(DockerHubPollingTrigger):
             },
         )
 
+    def describe(self) -> str:
+        wanted = {"exists": "to exist", "changed": f"to change from {self.digest}", "equals": f"to be {self.digest}"}
+        return f"{self.repository}:{self.tag} {wanted.get(self.condition, self.condition)}"
+
     async def check(self, session: AsyncDockerHubSession) -> tuple[bool, dict[str, Any]]:
         from airflow_provider_dockerhub.client.registry.digest_watch import DigestWatch
 
