@@ -4,9 +4,12 @@ telemetry), shared by every API client of one session. It imports nothing above 
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 
 from .auth.hub import HubAuth, HubTokenSource, StaticBearerAuth
+from .auth.lockout import MintRejections
 from .auth.registry import RegistryAuth, RegistryTokenSource
 from .auth.tokens import SecretSink
 from .auth.trust import DOCKER_SCOUT_SUFFIX, CredentialPolicy, is_loopback, require_https_or_loopback
@@ -40,7 +43,15 @@ class SessionState:
         self.registry_auth = RegistryAuth(
             config, self.registry_tokens, self.policy, self.credentials, telemetry=self.telemetry, stats=self.stats
         )
-        self.scim_auth = StaticBearerAuth(config.scim_token, self.policy, self.telemetry, credentials=self.credentials)
+        # The SCIM token's refusals are remembered under their own fingerprint (origin, a fixed label, the token).
+        scim_identity = dataclasses.replace(config, login="scim-token", secret=config.scim_token)
+        self.scim_auth = StaticBearerAuth(
+            config.scim_token,
+            self.policy,
+            self.telemetry,
+            credentials=self.credentials,
+            rejections=MintRejections(scim_identity) if config.scim_token else None,
+        )
 
     def check_hub_url(self) -> None:
         require_https_or_loopback("hub_url", self.config.hub_url)

@@ -211,12 +211,17 @@ class StaticBearerAuth:
         *,
         credentials: CredentialPolicy,
         credential: Credential = Credential.SCIM_TOKEN,
+        rejections: MintRejections | None = None,
     ) -> None:
         self._token = token
         self._policy = policy
         self._telemetry = telemetry
         self._credentials = credentials
         self._credential = credential
+        # A refused token is remembered like a rejected Hub secret (on this host, for HOLD_SECONDS), so retries
+        # and parallel tasks do not send it again and again: one refusal per host, not one per try.
+        self._rejections = rejections
+        self._refused: float | None = None
 
     def request_flow(self, request: httpx.Request) -> Flow[httpx.Response]:
         if self._token:
@@ -224,8 +229,31 @@ class StaticBearerAuth:
                 # Never quoted: it is the secret, and the character that makes it invalid may hide it from the
                 # masker. Refused before any request, so it never reaches a header encoder either.
                 raise ConfigurationError(f"{self._credential.value} has characters a bearer token cannot have")
+            self._check_not_refused(request)
             self._credentials.attach(request, self._credential, f"Bearer {self._token}")
         response = yield from send_flow(request, self._policy, telemetry=self._telemetry)
         if response.status_code == 401 and self._token:
+            self._refused = now()
+            if self._rejections is not None:
+                error = error_from_response(response)
+                self._rejections.remember(401, error.code, error.server_message)
             refuse(response, AuthenticationError, f"{self._credential.value} was refused; check it in the connection")
         return response
+
+    def _check_not_refused(self, request: httpx.Request) -> None:
+        remembered: tuple[int, str | None, str | None] | None = None
+        if self._refused is not None and now() - self._refused < HOLD_SECONDS:
+            remembered = (401, None, None)
+        elif self._rejections is not None:
+            remembered = self._rejections.recall()
+        if remembered is not None:
+            status, code, message = remembered
+            raise AuthenticationError(
+                request.method,
+                redacted_path(request.url),
+                status,
+                code=code,
+                server_message=message,
+                hint=f"{self._credential.value} was refused within the last 10 minutes (by any task on this "
+                "machine); not sent again until then: check it in the connection",
+            )

@@ -10,25 +10,33 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
 
 from ..core.errors import (
+    ApiError,
+    AuthenticationError,
     ConfigurationError,
+    ConflictError,
+    DestructiveOperationRefused,
+    DockerHubError,
     InvalidInputError,
     ProtocolError,
+    RateLimitedError,
+    TransportError,
     json_body,
     raise_for_response,
     redacted_path,
 )
 from ..core.flow import Flow
 from ..core.front import AsyncFront, SyncFront, async_call, async_pages, sync_call, sync_pages
-from ..core.pagination import Pages, Params, next_by_start_index
+from ..core.pagination import Page, Pages, Params, collect_pages, start_index_page
 from ..core.reference import path_segment
 from ..state import SessionState
 from .models import ScimUser
-from .scim_sync import SyncPlan
+from .scim_sync import KINDS, Change, SyncPlan
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +90,9 @@ class ScimOperations:
         raise_for_response(response, expected)
         return json_body(response) if response.content else None
 
-    def users_page(self, params: Params) -> Flow[tuple[list[Any], Params | None]]:
+    def users_page(self, params: Params) -> Flow[Page]:
         body = yield from self.call("GET", self.url("Users"), params=params)
-        items = _resources(body)
-        return items, next_by_start_index(body, items, params)
+        return start_index_page(body, _resources(body), params)
 
     def _object(self, *segments: str) -> Flow[dict[str, Any]]:
         url = self.url(*segments)
@@ -140,7 +147,13 @@ class ScimOperations:
             "attributes": attributes,
         }
         params = {k: v for k, v in first.items() if v is not None}
-        return Pages(params, self.users_page, ScimUser.model_validate)
+        return Pages(
+            params,
+            self.users_page,
+            ScimUser.model_validate,
+            page_size=page_size,
+            path=redacted_path(self.url("Users")),
+        )
 
     def get_user(self, user_id: str) -> Flow[ScimUser]:
         data = yield from self._object("Users", user_id)
@@ -171,30 +184,165 @@ class ScimOperations:
 
     # -- sync ---------------------------------------------------------------------------------------------
 
-    def apply_plan(self, plan: SyncPlan) -> Flow[dict[str, int]]:
-        """One request per change of a :func:`plan_sync` plan; stops at the first error (the next run re-plans
-        from what is there). A plan with changes needs ``allow_destructive``, checked before the first request so
-        that a refused sync changes nothing rather than stopping half-way."""
+    def find_user(self, user_name: str) -> Flow[ScimUser | None]:
+        """The user whose ``userName`` is ``user_name`` (``filter=userName eq "..."``; case-insensitive, as
+        userName is ``caseExact: false``), or ``None``."""
+        # json.dumps quotes and escapes as RFC 7644 filter strings are written (a JSON string).
+        found = yield from collect_pages(self.list_users(filter=f"userName eq {json.dumps(user_name)}"))
+        return next((u for u in found if u.user_name.lower() == user_name.lower()), None)
+
+    def apply_plan(self, plan: SyncPlan, *, allow_deactivation: bool = False) -> Flow[ApplyReport]:
+        """One request per change of a :func:`plan_sync` plan, deactivations first, each independent of the
+        others: a change that fails is recorded and the rest still run. Raises :class:`ScimSyncError` at the end
+        if any failed (its ``report`` lists every user's outcome), so offboarding never waits on an unrelated
+        create. A 409 on a create is reconciled: the existing user is looked up and reactivated or renamed.
+
+        Stops early only where going on cannot help: the SCIM token refused (sending it again would only repeat
+        the refusal), the rate limit or the network exhausted after the policy's retries. Needs the connection's
+        ``allow_destructive`` for any change and ``allow_deactivation`` for deactivations, both checked before
+        the first request, so a refused sync changes nothing rather than stopping half-way."""
         if plan.changes:
             self.state.require_destructive("SCIM sync")
-        done = dict.fromkeys(("create", "update", "reactivate", "deactivate"), 0)
-        for change in plan.changes:
-            if change.kind == "create":
-                yield from self.create_user(
+        deactivations = len(plan.of("deactivate"))
+        if deactivations and not allow_deactivation:
+            raise DestructiveOperationRefused(
+                f"the SCIM plan deactivates {deactivations} users: deactivation needs allow_deactivation=True "
+                "as well as the connection's allow_destructive; nothing was changed"
+            )
+        report = ApplyReport()
+        ordered = sorted(plan.changes, key=lambda c: (KINDS.index(c.kind), c.user_name.lower()))
+        for position, change in enumerate(ordered):
+            try:
+                result = yield from self._apply_one(change)
+            except _FATAL as exc:
+                report.results.append(ChangeResult.failed(change, exc))
+                report.results.extend(ChangeResult.not_attempted(c, exc) for c in ordered[position + 1 :])
+                raise ScimSyncError(report, fatal=exc) from exc
+            except (ApiError, ProtocolError) as exc:
+                result = ChangeResult.failed(change, exc)
+                log.warning("SCIM %s %s failed: %s", change.kind, change.user_name, exc)
+            else:
+                log.info("SCIM %s %s: %s", change.kind, change.user_name, result.outcome)
+            report.results.append(result)
+        if report.failures():
+            raise ScimSyncError(report)
+        return report
+
+    def _apply_one(self, change: Change) -> Flow[ChangeResult]:
+        if change.kind == "create":
+            try:
+                created = yield from self.create_user(
                     change.user_name, given_name=change.given_name, family_name=change.family_name
                 )
-            else:
-                if change.user_id is None:
-                    raise InvalidInputError(f"{change.kind} of {change.user_name!r} needs the user's id")
-                yield from self.replace_user(
-                    change.user_id,
-                    active=change.kind != "deactivate",
-                    given_name=change.given_name,
-                    family_name=change.family_name,
-                )
-            done[change.kind] += 1
-            log.info("SCIM %s %s", change.kind, change.user_name)
-        return done
+            except ConflictError as conflict:
+                return (yield from self._reconcile(change, conflict))
+            return ChangeResult.done(change, "created", created.id, 201)
+        if change.user_id is None:
+            raise InvalidInputError(f"{change.kind} of {change.user_name!r} needs the user's id")
+        yield from self.replace_user(
+            change.user_id,
+            active=change.kind != "deactivate",
+            given_name=change.given_name,
+            family_name=change.family_name,
+        )
+        return ChangeResult.done(change, _DONE[change.kind], change.user_id, 200)
+
+    def _reconcile(self, change: Change, conflict: ConflictError) -> Flow[ChangeResult]:
+        """A create answered 409: the user exists (perhaps created by an earlier try, or deactivated and not
+        listed by a server that hides them). Make that user what the plan wanted instead."""
+        existing = yield from self.find_user(change.user_name)
+        if existing is None:
+            return ChangeResult.failed(change, conflict, note="and no user with that userName is found by filter")
+        names = existing.name
+        differs = (change.given_name is not None and change.given_name != (names.given_name if names else None)) or (
+            change.family_name is not None and change.family_name != (names.family_name if names else None)
+        )
+        if existing.active and not differs:
+            return ChangeResult.done(change, "reconciled: already present", existing.id, 409)
+        yield from self.replace_user(
+            existing.id, active=True, given_name=change.given_name, family_name=change.family_name
+        )
+        outcome = "reconciled: reactivated" if not existing.active else "reconciled: updated"
+        return ChangeResult.done(change, outcome, existing.id, 409)
+
+
+_DONE = {"update": "updated", "reactivate": "reactivated", "deactivate": "deactivated"}
+# After these, every further request would fail the same way (or make things worse, for a refused token).
+_FATAL = (AuthenticationError, RateLimitedError, TransportError, DestructiveOperationRefused, ConfigurationError)
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What happened to one planned change (JSON primitives via :meth:`as_dict`)."""
+
+    kind: str
+    user_name: str
+    outcome: str  # created | updated | reactivated | deactivated | reconciled: ... | failed | not attempted
+    user_id: str | None = None
+    method: str | None = None
+    status: int | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome not in ("failed", "not attempted")
+
+    @classmethod
+    def done(cls, change: Change, outcome: str, user_id: str | None, status: int) -> ChangeResult:
+        method = "POST" if change.kind == "create" else "PUT"
+        return cls(change.kind, change.user_name, outcome, user_id, method, status)
+
+    @classmethod
+    def failed(cls, change: Change, error: BaseException, note: str = "") -> ChangeResult:
+        status = error.status if isinstance(error, ApiError) else None
+        method = error.method if isinstance(error, ApiError) else ("POST" if change.kind == "create" else "PUT")
+        text = (error.server_message if isinstance(error, ApiError) else None) or str(error)
+        return cls(change.kind, change.user_name, "failed", change.user_id, method, status, f"{text} {note}".strip())
+
+    @classmethod
+    def not_attempted(cls, change: Change, cause: BaseException) -> ChangeResult:
+        return cls(change.kind, change.user_name, "not attempted", change.user_id, None, None, f"stopped: {cause}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class ApplyReport:
+    results: list[ChangeResult] = field(default_factory=list)
+
+    def failures(self) -> list[ChangeResult]:
+        return [r for r in self.results if not r.ok]
+
+    def counts(self) -> dict[str, int]:
+        done = dict.fromkeys(("create", "update", "reactivate", "deactivate"), 0)
+        for result in self.results:
+            if result.ok:
+                done[result.kind] += 1
+        return {**done, "failed": len(self.failures())}
+
+
+class ScimSyncError(DockerHubError):
+    """Some changes of a SCIM sync failed; every other change was still applied. ``report`` has each user's
+    outcome; the message lists each failed user with the method, the HTTP status and the server's message."""
+
+    def __init__(self, report: ApplyReport, *, fatal: BaseException | None = None) -> None:
+        self.report = report
+        self.fatal = fatal
+        failures = report.failures()
+        lines = [
+            f"  {r.kind} {r.user_name}: {r.outcome}"
+            + (f" ({r.method} -> HTTP {r.status})" if r.status else "")
+            + (f": {r.message}" if r.message else "")
+            for r in failures
+        ]
+        head = (
+            f"SCIM sync stopped early ({type(fatal).__name__}); "
+            if fatal is not None
+            else "SCIM sync finished with errors; "
+        )
+        applied = sum(1 for r in report.results if r.ok)
+        super().__init__(f"{head}{applied} changes applied, {len(failures)} not:\n" + "\n".join(lines))
 
 
 class ScimClient(SyncFront[ScimOperations]):
@@ -209,6 +357,7 @@ class ScimClient(SyncFront[ScimOperations]):
     get_user = sync_call(ScimOperations.get_user)
     create_user = sync_call(ScimOperations.create_user)
     replace_user = sync_call(ScimOperations.replace_user)
+    find_user = sync_call(ScimOperations.find_user)
     apply_plan = sync_call(ScimOperations.apply_plan)
 
 
@@ -224,4 +373,5 @@ class AsyncScimClient(AsyncFront[ScimOperations]):
     get_user = async_call(ScimOperations.get_user)
     create_user = async_call(ScimOperations.create_user)
     replace_user = async_call(ScimOperations.replace_user)
+    find_user = async_call(ScimOperations.find_user)
     apply_plan = async_call(ScimOperations.apply_plan)

@@ -7,7 +7,6 @@ the exact requests sent (a guard that refuses must refuse before any write, a re
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,6 @@ from airflow_provider_dockerhub.client import (
     ClientConfig,
     DestructiveOperationRefused,
     DockerHubSession,
-    InvalidInputError,
     ServerError,
 )
 from airflow_provider_dockerhub.operators.hub import (
@@ -32,11 +30,9 @@ from airflow_provider_dockerhub.operators.hub import (
     DockerHubEnsureRepositoryOperator,
     DockerHubEnsureTeamMembersOperator,
 )
-from airflow_provider_dockerhub.operators.scim import DockerHubScimSyncOperator
 from airflow_provider_dockerhub.testing.hub import HubEmulator
 from tests.specs import spec_path
 
-SCIM_USERS = "/v2/scim/2.0/Users"
 AUDIT = "/v2/auditlogs/acme"
 DAY = 86400.0
 
@@ -111,195 +107,6 @@ def writes(hub_emulator: HubEmulator) -> list[tuple[str, str]]:
         for r in hub_emulator.requests
         if r.method not in ("GET", "HEAD") and r.path != "/v2/auth/token"
     ]
-
-
-# -- SCIM sync ------------------------------------------------------------------------------------------------
-
-
-def scim_state(hub_emulator: HubEmulator) -> dict[str, tuple[str, str, bool]]:
-    return {u.user_name.lower(): (u.given_name, u.family_name, u.active) for u in hub_emulator.scim.users.values()}
-
-
-def seeded(i: int) -> dict[str, str]:
-    """The desired row matching ``seed_scim_users``' i-th user (1-based), unchanged."""
-    return {"userName": f"user{i:06d}@example.com", "givenName": "User", "familyName": str(i - 1)}
-
-
-def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=["userName", "givenName", "familyName", "active"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def scim_calls(hub_emulator: HubEmulator) -> list[tuple[str, str]]:
-    return [
-        (r.method, "/Users/{id}" if r.path.startswith(SCIM_USERS + "/") else "/Users") for r in hub_emulator.requests
-    ]
-
-
-def test_scim_sync_from_csv_applies_one_request_per_change_then_nothing(
-    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path
-) -> None:
-    hub_emulator.seed_scim_users(250)  # user000001..user000250, active
-    hub_emulator.seed_scim_users(1, active=False)  # user000251, deprovisioned earlier
-    rows = [seeded(i) for i in range(1, 246)]
-    rows[4]["givenName"] = "Renamed"  # user000005: an update
-    rows.append({**seeded(246), "active": "false"})  # explicitly inactive: a deactivation
-    rows.append(seeded(251))  # back in the list: a reactivation
-    rows += [{"userName": f"new{i}@example.com", "givenName": "New", "familyName": str(i)} for i in range(3)]
-    # user000247..250 are missing from the export: four more deactivations (5 of 250 active, under 10 %).
-    source = write_csv(tmp_path / "users.csv", rows)
-
-    op = DockerHubScimSyncOperator(
-        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=hub_conn()
-    )
-    result = op.execute({})
-    assert result == {
-        "create": 3,
-        "update": 1,
-        "reactivate": 1,
-        "deactivate": 5,
-        "unchanged": 244,
-        "dry_run": False,
-        "applied": True,
-    }
-    # One listing pass (251 users at count=200: two pages) and one request per change; no GET per user.
-    assert scim_calls(hub_emulator) == [("GET", "/Users")] * 2 + [("POST", "/Users")] * 3 + [("PUT", "/Users/{id}")] * 7
-    assert [r.query.get("startIndex") for r in hub_emulator.requests if r.method == "GET"] == ["1", "201"]
-    assert hub_emulator.tokens_issued == 0, "SCIM goes with the SCIM token only: no Hub JWT is minted"
-    state = scim_state(hub_emulator)
-    assert state["user000005@example.com"] == ("Renamed", "4", True)
-    assert [state[f"user{i:06d}@example.com"][2] for i in range(246, 252)] == [False] * 5 + [True]
-    assert all(state[f"new{i}@example.com"] == ("New", str(i), True) for i in range(3))
-
-    # The same input again: nothing to do, and only the listing pass is sent.
-    hub_emulator.reset_log()
-    again = DockerHubScimSyncOperator(
-        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=hub_conn()
-    ).execute({})
-    assert again == {
-        "create": 0,
-        "update": 0,
-        "reactivate": 0,
-        "deactivate": 0,
-        "unchanged": 254,
-        "dry_run": False,
-        "applied": True,
-    }
-    assert scim_calls(hub_emulator) == [("GET", "/Users")] * 2
-    assert scim_state(hub_emulator) == state
-
-
-def test_scim_sync_from_json(hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path) -> None:
-    hub_emulator.seed_scim_users(10)
-    users = [seeded(i) for i in range(1, 10)] + [{"userName": "Ada.Lovelace@example.com", "givenName": "Ada"}]
-    source = tmp_path / "people.json"
-    source.write_text(json.dumps({"users": users}))  # the {"users": [...]} envelope; the suffix picks JSON
-    result = DockerHubScimSyncOperator(
-        task_id="scim", source=str(source), allow_deactivation=True, dockerhub_conn_id=hub_conn()
-    ).execute({})
-    # user000010 is gone: 1 of 10 active is exactly the default 10 % guard, which allows it.
-    assert {k: result[k] for k in ("create", "update", "reactivate", "deactivate", "unchanged")} == {
-        "create": 1,
-        "update": 0,
-        "reactivate": 0,
-        "deactivate": 1,
-        "unchanged": 9,
-    }
-    assert scim_calls(hub_emulator) == [("GET", "/Users"), ("POST", "/Users"), ("PUT", "/Users/{id}")]
-    assert scim_state(hub_emulator)["ada.lovelace@example.com"] == ("Ada", "", True)
-    assert scim_state(hub_emulator)["user000010@example.com"][2] is False
-
-
-def test_scim_sync_dry_run_from_users_changes_nothing(hub_emulator: HubEmulator, hub_conn: Callable[..., str]) -> None:
-    hub_emulator.seed_scim_users(30)
-    before = scim_state(hub_emulator)
-    users = [{**seeded(i), "givenName": "Changed"} if i == 2 else seeded(i) for i in range(1, 29)]
-    users.append({"userName": "new@example.com"})
-    result = DockerHubScimSyncOperator(task_id="scim", users=users, dry_run=True, dockerhub_conn_id=hub_conn()).execute(
-        {}
-    )
-    # A dry run plans (and reports) everything, including the deactivations it was not allowed to apply.
-    assert result == {
-        "create": 1,
-        "update": 1,
-        "reactivate": 0,
-        "deactivate": 2,
-        "unchanged": 27,
-        "dry_run": True,
-        "applied": False,
-    }
-    assert scim_calls(hub_emulator) == [("GET", "/Users")]
-    assert scim_state(hub_emulator) == before
-
-
-@pytest.mark.parametrize(
-    ("max_deactivations", "allowed"), [(2, False), (3, True), (0.1, False), (0.15, True), (0, False)]
-)
-def test_scim_sync_deactivation_guard_fails_before_any_write(
-    hub_emulator: HubEmulator, hub_conn: Callable[..., str], max_deactivations: float, allowed: bool
-) -> None:
-    hub_emulator.seed_scim_users(20)
-    before = scim_state(hub_emulator)
-    users = [seeded(i) for i in range(1, 18)] + [{"userName": "new@example.com"}]  # 3 of 20 go: 15 %
-    op = DockerHubScimSyncOperator(
-        task_id="scim",
-        users=users,
-        max_deactivations=max_deactivations,
-        allow_deactivation=True,
-        dockerhub_conn_id=hub_conn(),
-    )
-    if allowed:
-        assert op.execute({})["deactivate"] == 3
-        assert len([c for c in scim_calls(hub_emulator) if c[0] != "GET"]) == 4
-        return
-    with pytest.raises(AirflowFailException, match="max_deactivations allows"):
-        op.execute({})
-    assert scim_calls(hub_emulator) == [("GET", "/Users")]  # the create was not applied either
-    assert scim_state(hub_emulator) == before
-
-
-def test_scim_sync_deactivation_needs_allow_deactivation(
-    hub_emulator: HubEmulator, hub_conn: Callable[..., str]
-) -> None:
-    hub_emulator.seed_scim_users(20)
-    before = scim_state(hub_emulator)
-    users = [seeded(i) for i in range(1, 20)] + [{"userName": "new@example.com"}]
-    op = DockerHubScimSyncOperator(task_id="scim", users=users, dockerhub_conn_id=hub_conn())
-    with pytest.raises(AirflowFailException, match="allow_deactivation=True"):
-        op.execute({})
-    assert scim_calls(hub_emulator) == [("GET", "/Users")]
-    assert scim_state(hub_emulator) == before
-
-
-def test_scim_sync_needs_a_destructive_connection(hub_emulator: HubEmulator, hub_conn: Callable[..., str]) -> None:
-    hub_emulator.seed_scim_users(5)
-    before = scim_state(hub_emulator)
-    users = [seeded(i) for i in range(1, 6)] + [{"userName": f"new{i}@example.com"} for i in range(3)]
-    op = DockerHubScimSyncOperator(
-        task_id="scim", users=users, dockerhub_conn_id=hub_conn("dh_read", allow_destructive=False)
-    )
-    with pytest.raises(DestructiveOperationRefused):
-        op.execute({})
-    # Refused as a whole before the first create, not after some of them.
-    assert scim_calls(hub_emulator) == [("GET", "/Users")]
-    assert scim_state(hub_emulator) == before
-    # A read-only connection can still review the plan.
-    dry = DockerHubScimSyncOperator(
-        task_id="scim", users=users, dry_run=True, dockerhub_conn_id=hub_conn("dh_read", allow_destructive=False)
-    ).execute({})
-    assert dry["create"] == 3 and dry["applied"] is False
-
-
-def test_scim_sync_rejects_bad_input_before_any_request(
-    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path
-) -> None:
-    source = write_csv(tmp_path / "users.csv", [seeded(1), {"userName": "not-an-email"}])
-    with pytest.raises(InvalidInputError, match="row 2"):
-        DockerHubScimSyncOperator(task_id="scim", source=str(source), dockerhub_conn_id=hub_conn()).execute({})
-    assert hub_emulator.requests == []
 
 
 # -- audit-log export -----------------------------------------------------------------------------------------

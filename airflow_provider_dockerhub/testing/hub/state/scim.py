@@ -168,6 +168,9 @@ class ScimStore:
         self.clock = clock
         self.users: dict[str, ScimUser] = {}
         self._by_name: dict[str, str] = {}
+        # The organization's verified domains (None: every domain counts as verified). Docker provisions only
+        # users of a verified domain; a create outside them is refused in the spec's scim_bad_request shape.
+        self.verified_domains: set[str] | None = None
 
     def get(self, user_id: str) -> ScimUser:
         user = self.users.get(user_id)
@@ -180,6 +183,11 @@ class ScimStore:
             raise HubError(400, "userName must be an email address", scim_type="invalidValue")
         if user_name.lower() in self._by_name:
             raise HubError(409, f"User {user_name} already exists", scim_type="uniqueness")
+        domain = user_name.rsplit("@", 1)[-1].lower()
+        if self.verified_domains is not None and domain not in self.verified_domains:
+            raise HubError(
+                400, f"the domain {domain} is not a verified domain of the organization", scim_type="invalidValue"
+            )
         given, family = _names(name)
         display = re.sub(r"[^a-z0-9]", "", user_name.split("@")[0].lower()) or "user"
         taken = {u.display_name for u in self.users.values()}
