@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ..core.errors import DockerHubError, InvalidInputError
+from ..core.errors import InvalidInputError
 from .models import ScimUser
+from .scim_guards import Limit, SyncGuardError, check_guards, deactivation_limit
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE = {"true", "1", "yes", "y", "active"}
@@ -37,10 +37,24 @@ _FALSE = {"false", "0", "no", "n", "inactive", "disabled"}
 KINDS = ("deactivate", "reactivate", "update", "create")
 PLAN_FORMAT = "airflow-provider-dockerhub/scim-plan"
 PLAN_VERSION = 1
-
-
-class SyncGuardError(DockerHubError):
-    """The plan exceeds ``max_creations`` or ``max_deactivations``; raised before any change is sent."""
+__all__ = [  # the guards live in .scim_guards; re-exported here, where the rest of the sync API is
+    "Change",
+    "DesiredUser",
+    "Limit",
+    "Observed",
+    "Scope",
+    "SyncGuardError",
+    "SyncPlan",
+    "check_guards",
+    "deactivation_limit",
+    "desired_users",
+    "drift",
+    "make_user",
+    "plan_bytes",
+    "plan_sync",
+    "sha256_hex",
+    "unique",
+]
 
 
 @dataclass(frozen=True)
@@ -421,85 +435,6 @@ def _match_renames(
     for change in [entry[0] for entry in leaving] + [entry[0] for entry in arriving]:
         noted = replace(change, detail=notes[change.user_name]) if change.user_name in notes else change
         (plan.held if change.user_name in held else plan.changes).append(noted)
-
-
-# -- guards ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Limit:
-    """``max_creations``/``max_deactivations``: a count, a fraction of the active users in scope, or both.
-
-    The rule: a fraction ``f`` of ``n`` active users allows ``max(1, ceil(f * n))`` changes, so it never rounds to
-    zero (0.2 of 4 users allows 1, not 0: one person leaving a small org is not an outage). With both, the smaller
-    bound holds. ``None`` is no limit; ``0`` forbids the kind of change entirely.
-    """
-
-    count: int | None = None
-    fraction: float | None = None
-
-    @classmethod
-    def of(cls, value: Any, name: str) -> Limit:
-        if value is None:
-            return cls()
-        if isinstance(value, Limit):
-            return value
-        if isinstance(value, Mapping):
-            unknown = set(value) - {"count", "fraction"}
-            if unknown or not value:
-                raise InvalidInputError(f"{name}: use {{'count': n, 'fraction': f}}, got {dict(value)!r}")
-            return cls(cls.of(value.get("count"), name).count, cls.of(value.get("fraction"), name).fraction)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidInputError(f"{name} must be a count, a fraction or both, got {value!r}")
-        if isinstance(value, int):
-            if value < 0:
-                raise InvalidInputError(f"{name} must not be negative, got {value}")
-            return cls(count=value)
-        if not 0 < value < 1:
-            raise InvalidInputError(f"{name} as a fraction must be between 0 and 1 (exclusive), got {value!r}")
-        return cls(fraction=value)
-
-    def allowed(self, active: int) -> int | None:
-        bounds = []
-        if self.count is not None:
-            bounds.append(self.count)
-        if self.fraction is not None:
-            # round() first: 0.1 * 30 is 3.0000000000000004 in floating point, which must not allow 4.
-            bounds.append(max(1, math.ceil(round(self.fraction * active, 9))))
-        return min(bounds) if bounds else None
-
-    def describe(self, active: int) -> str:
-        parts = ([f"{self.count}"] if self.count is not None else []) + (
-            [f"{self.fraction:g} of {active} active = {max(1, math.ceil(round(self.fraction * active, 9)))}"]
-            if self.fraction is not None
-            else []
-        )
-        return " and ".join(parts) or "no limit"
-
-
-def check_guards(plan: SyncPlan, max_creations: Any = None, max_deactivations: Any = None) -> None:
-    """Raise :class:`SyncGuardError` if the plan creates or deactivates more users than allowed."""
-    for kind, value, name in (
-        ("deactivate", max_deactivations, "max_deactivations"),
-        ("create", max_creations, "max_creations"),
-    ):
-        limit = Limit.of(value, name)
-        allowed = limit.allowed(plan.current_active)
-        planned = len(plan.of(kind))
-        if allowed is not None and planned > allowed:
-            raise SyncGuardError(
-                f"the plan would {kind} {planned} users ({plan.current_active} active users in scope), more than "
-                f"{name} allows ({limit.describe(plan.current_active)}); nothing was changed. Check the input "
-                f"(a truncated export?) or raise {name}"
-            )
-
-
-def deactivation_limit(max_deactivations: int | float, current_active: int) -> int:
-    """How many deactivations ``max_deactivations`` allows for ``current_active`` users (see :class:`Limit`)."""
-    allowed = Limit.of(max_deactivations, "max_deactivations").allowed(current_active)
-    if allowed is None:
-        raise InvalidInputError("max_deactivations must be set")
-    return allowed
 
 
 # -- a pinned plan against the live state ---------------------------------------------------------------------
