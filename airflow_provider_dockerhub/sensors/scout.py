@@ -5,20 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import PokeReturnValue
+from airflow.providers.common.compat.sdk import AirflowFailException, PokeReturnValue
 
 from airflow_provider_dockerhub.sensors.base import DockerHubDeferrableSensor
-from airflow_provider_dockerhub.triggers.scout import DockerHubScoutIndexedTrigger
+from airflow_provider_dockerhub.triggers.scout import FINAL_ERRORS, DockerHubScoutIndexedTrigger, indexing_state
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
 class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
-    """Wait until Scout reports ``INDEXED`` for ``repository@digest``; fails at once if indexing failed.
+    """Wait until Scout reports ``INDEXED`` for ``repository@digest``; for an index digest, for every platform
+    image it lists. Fails at once, without retries, when the wait cannot end: indexing failed
+    (``ScoutIndexingFailed``), the organization is not entitled or not permitted (``ScoutNotEntitled``, with a
+    hint), the repository is not enabled for Scout (``ScoutRepositoryNotEnabled``), or the digest is not in the
+    registry (``ScoutUnknownDigest``).
 
     :param organization: the Scout organization (default: the connection's ``namespace``).
-    :param deferrable: poke once, then wait in the triggerer. ``poke()`` and the trigger share one predicate.
+    :param deferrable: poke once, then wait in the triggerer. ``poke()`` and the trigger share one predicate
+        (``triggers.scout.indexing_state``).
+
+    Returns (XCom) the digest.
     """
 
     template_fields: Sequence[str] = ("repository", "digest", "organization", "dockerhub_conn_id")
@@ -33,13 +40,23 @@ class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
         return f"Scout to index {self.repository}@{self.digest}"
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_provider_dockerhub.client.core.errors import DockerHubError
         from airflow_provider_dockerhub.client.scout.api import ImageCoordinates
+        from airflow_provider_dockerhub.failures import as_task_failure
 
         hook = self.hook()
         config = hook.get_config()
         coords = ImageCoordinates.for_connection(config, self.repository, self.digest)
-        done, state = hook.scout.index_state_done(self.organization or config.namespace, coords)
-        self.log.info("Scout state of %s@%s: %s", self.repository, self.digest, state)
+        flow = indexing_state(hook.registry.ops, hook.scout.ops, self.organization or config.namespace, coords)
+        try:
+            done, payload = hook.scout.run(flow)
+        except DockerHubError as exc:
+            if type(exc).__name__ in FINAL_ERRORS:
+                raise as_task_failure(exc) from exc
+            raise
+        self.log.info(
+            "Scout state of %s@%s: %s %s", self.repository, self.digest, payload["state"], payload["platforms"]
+        )
         return PokeReturnValue(is_done=done, xcom_value=self.digest if done else None)
 
     def trigger(self) -> DockerHubScoutIndexedTrigger:
@@ -50,3 +67,8 @@ class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
             organization=self.organization,
             poll_interval=self.poke_interval,
         )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        if event and event.get("status") == "error" and event.get("error_type") in FINAL_ERRORS:
+            raise AirflowFailException(f"waiting for {self.describe()} failed: {event.get('message')}")
+        return super().execute_complete(context, event)

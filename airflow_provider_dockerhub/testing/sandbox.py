@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -132,29 +133,88 @@ class Sandbox:
                 push_layout(session.registry, layout.path, "acme/nightly", [f"nightly-{created:%Y%m%d}"])
 
     def _index_from_registry(self, host: str, repository: str, digest: str) -> EmulatedImage | None:
-        """What Scout does on push: build the package list from the image's SBOM, then match advisories."""
+        """What Scout does on push: build the package list from the image's SBOM, then match advisories.
+
+        The SBOM is looked for wherever it can be attached: BuildKit's attestation manifests in the index that
+        lists the image (found through the repository's tags, as buildx pushes an index under a tag), and OCI
+        referrers of the image and of that index. An image without a readable SBOM is never ``INDEXED`` (this
+        sandbox does not scan layers, so it would report "no packages" for an image it did not look into):
+        it is ``INDEXING_UNAVAILABLE``, and a broken SBOM is ``INDEXING_FAILED``. An index digest is not an
+        image: Scout indexes the platform images an index lists, so the sandbox knows none for it.
+        """
         from airflow_provider_dockerhub.client import ClientConfig, DockerHubSession
+        from airflow_provider_dockerhub.client.core.errors import DockerHubError
         from airflow_provider_dockerhub.client.policy.from_registry import gather_registry_evidence
+        from airflow_provider_dockerhub.client.registry.media import is_index
 
         if self.registry is None or host != self.registry.host:
             return None
         config = ClientConfig.from_fields(LOGIN, SECRET, {"registry_url": self.registry.url})
         try:
             with DockerHubSession(config) as session:
-                evidence = gather_registry_evidence(session.registry, repository, digest)
-        except Exception as exc:  # an image the registry cannot describe is simply unknown to "Scout"
+                registry = session.registry
+                if is_index(registry.get_manifest(repository, digest)):
+                    return None
+                parent = self._parent_index(registry, repository, digest)
+                if parent is not None:
+                    evidence = gather_registry_evidence(registry, repository, *parent)
+                else:
+                    evidence = gather_registry_evidence(registry, repository, digest)
+        except DockerHubError as exc:  # not pushed (or unreadable): unknown to "Scout", as at Docker
             log.info("sandbox Scout cannot index %s@%s: %s", repository, digest, exc)
             return None
+        if evidence.digest != digest:
+            log.warning("sandbox Scout: %s@%s resolved to %s in its index", repository, digest, evidence.digest)
+            return None
+        where = f"{repository}@{digest[:19]}"
+        if evidence.packages is None:
+            state = "INDEXING_UNAVAILABLE" if evidence.sbom is False else "INDEXING_FAILED"
+            log.info("sandbox Scout: %s not indexed (%s): %s", where, state, evidence.sources.get("packages"))
+            return EmulatedImage(host, repository, digest, sbom_state=state, organization=ORG)
         packages = [
             package(
                 p.purl or f"pkg:generic/{p.name}@{p.version}",
                 licenses=list(p.licenses),
-                vulnerabilities=ADVISORIES.get(p.name, []),
+                vulnerabilities=affecting(p.name, p.version),
             )
-            for p in evidence.packages or []
+            for p in evidence.packages
         ]
+        log.info("sandbox Scout: indexed %s from %s", where, evidence.sources.get("packages"))
         # Report INDEXING for a couple of polls first, so sensors really wait (and defer).
-        return EmulatedImage(host, repository, digest, packages=packages, polls_until_indexed=2)
+        return EmulatedImage(host, repository, digest, packages=packages, polls_until_indexed=2, organization=ORG)
+
+    @staticmethod
+    def _parent_index(registry: Any, repository: str, digest: str, limit: int = 200) -> tuple[str, str] | None:
+        """``(index digest, platform)`` of a tagged index listing ``digest``, newest tag first (at most ``limit``
+        tags are read, so a repository with many tags costs a bounded number of requests)."""
+        from airflow_provider_dockerhub.client.registry.media import Platform, child_descriptors, is_index
+
+        for number, tag in enumerate(sorted(registry.list_tags(repository), reverse=True)):
+            if number >= limit:
+                break
+            top = registry.get_manifest(repository, tag)
+            if not is_index(top):
+                continue
+            for entry in child_descriptors(top):
+                platform = Platform.of(entry)
+                if entry.get("digest") == digest and platform is not None:
+                    return top.digest, str(platform)
+        return None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:6])
+
+
+def affecting(name: str, version: str) -> list[dict[str, Any]]:
+    """The advisories of the built-in table that affect ``name`` at ``version`` (older than the fix)."""
+    found = []
+    for advisory in ADVISORIES.get(name, []):
+        fixed = advisory.get("fixedBy")
+        if fixed and version and _version_key(version) >= _version_key(fixed):
+            continue
+        found.append(advisory)
+    return found
 
 
 def main() -> None:

@@ -84,6 +84,11 @@ type Query {
   imagePackagesForImageCoords(context: Context!, query: IpImagePackagesForImageCoordsQuery!): IpImagePackagesForImageCoords
   imageSummariesByDigest(context: Context!, digests: [String!]!, repository: ScRepositoryInput): [SdImageSummary!]!
   organizationStatus(context: Context!): ScOrganizationStatus!
+  repoFeatures(context: Context!, repoName: String!, hostName: String): RepositoryFeatures!
+}
+
+type RepositoryFeatures {
+  vulnerabilityReporting: VulnerabilityReportingRepoFeature
 }
 
 type ScOrganizationStatus {
@@ -121,6 +126,10 @@ type VulnerabilityReport {
   medium: Int!
   total: Int!
   unspecified: Int!
+}
+
+type VulnerabilityReportingRepoFeature {
+  enabled: Boolean!
 }
 
 input Context {

@@ -26,6 +26,7 @@ from .documents import (
     IMAGE_PACKAGES_QUERY,
     IMAGE_SUMMARIES_QUERY,
     ORGANIZATION_STATUS_QUERY,
+    REPOSITORY_FEATURES_QUERY,
 )
 
 GRAPHQL_PATH = "/v1/graphql"
@@ -37,16 +38,39 @@ INDEX_PENDING = frozenset({"INDEXING", "NONE"})
 INDEX_FAILED = frozenset({"INDEXING_FAILED", "INDEXING_UNAVAILABLE"})
 
 
+# What to do about Scout's refusals. hub-mcp's client (src/scout/client.ts) reads ``errors[].extensions.status`` as
+# the HTTP status, 402 "entitlements exceeded" and 403 "no permission", and elsewhere as a string containing
+# FORBIDDEN: both spellings are accepted.
+NOT_ENTITLED_HINT = (
+    "the organization is not entitled to Docker Scout, or its plan's Scout repository limit is used up: enable "
+    "Docker Scout for the organization (scout.docker.com, Settings) or free a repository, and check that "
+    "'organization' (or the connection's namespace) names the right one"
+)
+FORBIDDEN_HINT = (
+    "the identity may not read this organization's Scout data: use a personal access token of a member of the "
+    "organization (Scout refuses OIDC-exchanged tokens), or name another organization"
+)
+
+
+def _extension_status(error: Mapping[str, Any]) -> str:
+    extensions = error.get("extensions")
+    if not isinstance(extensions, Mapping):
+        return ""
+    return f"{extensions.get('status', '')} {extensions.get('code', '')}".upper()
+
+
 class ScoutGraphQLError(DockerHubError):
     """Scout answered with GraphQL ``errors``; ``codes`` holds their ``extensions.code`` values."""
 
     def __init__(self, operation: str | None, errors: list[dict[str, Any]]) -> None:
         messages = "; ".join(str(e.get("message", e)) for e in errors[:5])
-        hint = ""
-        if "entitled" in messages.lower():
-            hint = " (the organization or identity is not entitled to Docker Scout: enable Scout for it)"
-        super().__init__(f"Scout GraphQL {operation or 'query'} failed: {messages}{hint}")
         self.errors = errors
+        hint = ""
+        if self.not_entitled:
+            hint = f" ({NOT_ENTITLED_HINT})"
+        elif self.forbidden:
+            hint = f" ({FORBIDDEN_HINT})"
+        super().__init__(f"Scout GraphQL {operation or 'query'} failed: {messages}{hint}")
         self.codes = tuple(
             str(e["extensions"]["code"])
             for e in errors
@@ -55,7 +79,30 @@ class ScoutGraphQLError(DockerHubError):
 
     @property
     def not_entitled(self) -> bool:
-        return any("entitled" in str(e.get("message", "")).lower() for e in self.errors)
+        return any(
+            "entitled" in str(e.get("message", "")).lower()
+            or "402" in _extension_status(e)
+            or "PAYMENT_REQUIRED" in _extension_status(e)
+            for e in self.errors
+        )
+
+    @property
+    def forbidden(self) -> bool:
+        return any("403" in _extension_status(e) or "FORBIDDEN" in _extension_status(e) for e in self.errors)
+
+
+class ScoutNotEntitled(ScoutGraphQLError):
+    """Scout refused the organization: not entitled (HTTP 402 in ``extensions.status``) or not permitted (403,
+    ``FORBIDDEN``). Waiting cannot fix it; the message says what to do."""
+
+
+class ScoutRepositoryNotEnabled(DockerHubError):
+    """Scout's image analysis is off for the repository (``repoFeatures.vulnerabilityReporting.enabled``):
+    nothing pushed there will ever be indexed until someone enables it."""
+
+
+class ScoutUnknownDigest(DockerHubError):
+    """The digest is not in the registry (never pushed, or deleted): Scout will never index it."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +197,10 @@ class ScoutOperations:
             raise ProtocolError("POST", redacted_path(self.url), "GraphQL answer is not an object")
         errors = body.get("errors")
         if errors:
-            raise ScoutGraphQLError(operation_name, [e if isinstance(e, dict) else {"message": e} for e in errors])
+            error = ScoutGraphQLError(operation_name, [e if isinstance(e, dict) else {"message": e} for e in errors])
+            if error.not_entitled or error.forbidden:
+                raise ScoutNotEntitled(operation_name, error.errors)
+            raise error
         data = body.get("data")
         if not isinstance(data, dict):
             raise ProtocolError("POST", redacted_path(self.url), "GraphQL answer has no data")
@@ -195,6 +245,30 @@ class ScoutOperations:
                 return str(summary.get("sbomState") or "NONE")
         return "NONE"
 
+    def index_states(
+        self, organization: str | None, host: str, repository: str, digests: list[str]
+    ) -> Flow[dict[str, str]]:
+        """Scout's ``sbomState`` of several digests of one repository in one query (``NONE``: not seen yet)."""
+        variables = {
+            "context": self.context(organization),
+            "digests": [validate_digest(d) for d in digests],
+            "repository": {"hostName": host, "repoName": repository},
+        }
+        data = yield from self.graphql(IMAGE_SUMMARIES_QUERY, variables, "ProviderImageSummaries")
+        states = dict.fromkeys(digests, "NONE")
+        for summary in data.get("imageSummariesByDigest") or []:
+            if isinstance(summary, dict) and summary.get("digest") in states:
+                states[str(summary["digest"])] = str(summary.get("sbomState") or "NONE")
+        return states
+
+    def repository_enabled(self, organization: str | None, host: str, repository: str) -> Flow[bool | None]:
+        """Whether Scout analyses images pushed to ``repository`` (``None``: Scout did not say)."""
+        variables = {"context": self.context(organization), "repoName": repository, "hostName": host}
+        data = yield from self.graphql(REPOSITORY_FEATURES_QUERY, variables, "ProviderRepositoryFeatures")
+        features = data.get("repoFeatures")
+        reporting = features.get("vulnerabilityReporting") if isinstance(features, dict) else None
+        return bool(reporting.get("enabled")) if isinstance(reporting, dict) else None
+
     def base_image(self, organization: str | None, coords: ImageCoordinates, platform: str) -> Flow[dict[str, Any]]:
         os_name, _, rest = platform.partition("/")
         architecture, _, variant = rest.partition("/")
@@ -233,6 +307,8 @@ class ScoutClient(SyncFront[ScoutOperations]):
     image = sync_call(ScoutOperations.image)
     index_state = sync_call(ScoutOperations.index_state)
     index_state_done = sync_call(ScoutOperations.index_state_done)
+    index_states = sync_call(ScoutOperations.index_states)
+    repository_enabled = sync_call(ScoutOperations.repository_enabled)
     base_image = sync_call(ScoutOperations.base_image)
     organization_status = sync_call(ScoutOperations.organization_status)
 
@@ -244,5 +320,7 @@ class AsyncScoutClient(AsyncFront[ScoutOperations]):
     image = async_call(ScoutOperations.image)
     index_state = async_call(ScoutOperations.index_state)
     index_state_done = async_call(ScoutOperations.index_state_done)
+    index_states = async_call(ScoutOperations.index_states)
+    repository_enabled = async_call(ScoutOperations.repository_enabled)
     base_image = async_call(ScoutOperations.base_image)
     organization_status = async_call(ScoutOperations.organization_status)

@@ -105,10 +105,20 @@ query ProviderOrganizationStatus($context: Context!) {
 }
 """
 
+# Whether Scout's image analysis is on for a repository: off means nothing pushed there is ever indexed.
+REPOSITORY_FEATURES_QUERY = """
+query ProviderRepositoryFeatures($context: Context!, $repoName: String!, $hostName: String) {
+  repoFeatures(context: $context, repoName: $repoName, hostName: $hostName) {
+    vulnerabilityReporting { enabled }
+  }
+}
+"""
+
 DOCUMENTS = {
     "ProviderImagePackages": IMAGE_PACKAGES_QUERY,
     "ProviderImageExceptions": IMAGE_EXCEPTIONS_QUERY,
     "ProviderImageSummaries": IMAGE_SUMMARIES_QUERY,
     "ProviderBaseImage": BASE_IMAGE_QUERY,
     "ProviderOrganizationStatus": ORGANIZATION_STATUS_QUERY,
+    "ProviderRepositoryFeatures": REPOSITORY_FEATURES_QUERY,
 }
