@@ -38,6 +38,7 @@ with DAG(
         from datetime import UTC, datetime, timedelta
         from fnmatch import fnmatchcase
 
+        from airflow_provider_dockerhub.client.core.timeparse import parse_timestamp
         from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
 
         assert params is not None
@@ -51,7 +52,11 @@ with DAG(
                     continue
                 digest = registry.resolve_digest(repository, tag)  # HEAD: no pull counted
                 created = registry.get_config(repository, digest, platform=params["platform"]).get("created")
-                dated.append((datetime.fromisoformat(str(created).replace("Z", "+00:00")), tag, digest))
+                when = parse_timestamp(created)  # RFC 3339; BuildKit writes nanoseconds
+                if when is None:  # an image without a creation date is never "old": keep it
+                    print(f"{tag}: no usable 'created' in its config ({created!r}), kept")
+                    continue
+                dated.append((when, tag, digest))
         dated.sort(reverse=True)
         expired = sorted({digest for when, _tag, digest in dated[params["keep"] :] if when < cutoff})
         print(f"{len(dated)} matching tags, {len(expired)} expired digests")
