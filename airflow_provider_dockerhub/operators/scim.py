@@ -102,6 +102,8 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         "plan_path",
         "plan_sha256",
         "report_path",
+        "managed_domains",
+        "protected_users",
     )
 
     def __init__(
