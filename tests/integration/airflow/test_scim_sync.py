@@ -178,3 +178,47 @@ def test_a_pinned_apply_refuses_a_changed_file_or_drifted_users(
     assert done["done"]["deactivate"] == 1 and leaver.active is False
     again = apply(dry["plan_sha256"])  # a retried apply: already in place, nothing sent
     assert again["done"]["deactivate"] == 0 and writes(hub) == [("PUT", "/Users/{id}")]
+
+
+def test_the_example_dag_plans_then_applies_the_pinned_plan(
+    airflow_db: str, airflow_conn: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[3] / "example_dags" / "dockerhub_scim_sync.py", dags)
+    with HubEmulator(users={"alice": "alice-pat"}, orgs=("acme",), scim_token="scim-token") as emulator:
+        emulator.seed_scim_users(8, domain="acme.example")
+        emulator.scim.create("ci-bot@acme.example", {"givenName": "CI", "familyName": "Bot"})  # not in the IdP
+        rows = [seeded(i) for i in range(1, 8)]  # user000008 left
+        rows = [{**r, "userName": r["userName"].replace("example.com", "acme.example")} for r in rows]
+        rows.append({"userName": "new.hire@acme.example", "givenName": "New", "familyName": "Hire"})
+        source = write_csv(tmp_path / "users.csv", rows)
+        monkeypatch.setenv("AIRFLOW_VAR_DOCKERHUB_SCIM_CSV", f"file://{source}")
+        monkeypatch.setenv("AIRFLOW_VAR_DOCKERHUB_SCIM_PLANS", f"file://{tmp_path}/plans")
+        extra = {"hub_url": emulator.url, "namespace": "acme", "scim_token": "scim-token", "allow_destructive": True}
+        airflow_conn("dockerhub_default", login="alice", password="alice-pat", **extra)
+        airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+        env = dict(os.environ, AIRFLOW__CORE__DAGS_FOLDER=str(dags))
+        done = subprocess.run(
+            [airflow, "dags", "test", "dockerhub_scim_sync"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        users = {u.user_name: u.active for u in emulator.scim.users.values()}
+    assert users["user000008@acme.example"] is False and users["new.hire@acme.example"] is True
+    assert users["ci-bot@acme.example"] is True, "protected_users: the service account is never deactivated"
+    (plan_file,) = (tmp_path / "plans").glob("*[0-9].json")
+    report = json.loads(plan_file.with_name(plan_file.stem + ".report.json").read_text())
+    assert {(r["user_name"], r["outcome"]) for r in report["results"]} == {
+        ("user000008@acme.example", "deactivated"),
+        ("new.hire@acme.example", "created"),
+    }
