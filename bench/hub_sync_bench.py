@@ -3,7 +3,9 @@ emulator served on loopback.
 
 (a) SCIM sync of 10,000 users with 1 % drift (50 creates, 30 renames, 20 deactivations): requests sent (the goal
     is one listing pass plus one request per change: 10,000 / 200 + 100 = 150) and wall time; then the same
-    input again (the goal: the listing pass only).
+    input again (the goal: the listing pass only); then the reviewed-plan flow on a fresh copy: a dry run that
+    writes the plan (the listing pass) and an apply pinned to it (its drift check is a listing pass, then one
+    request per change: again 150).
 (b) Audit-log export of 100,000 seeded events to a local JSON Lines file: peak memory growth of the export, measured
     in a fresh subprocess (peak RSS over the RSS just before the export, and tracemalloc's peak), compared with
     an export of 10,000 events. Paging keeps one page in memory, so the growth should stay flat, not grow 10x.
@@ -11,7 +13,7 @@ emulator served on loopback.
 The emulator runs without spec validation here (what is measured is the client, not the validator; the contract
 tests validate every request). Prints one line per part and writes ``bench/results/hub_sync_bench.json``.
 
-    python bench/hub_sync_bench.py [--quick]
+    python bench/hub_sync_bench.py [--quick] [--part scim|audit|all]
 """
 
 from __future__ import annotations
@@ -83,14 +85,16 @@ def scim_sync(users: int, creates: int, renames: int, deactivations: int, workdi
             for i in range(creates):
                 writer.writerow([f"hire{i:05d}@example.com", "New", str(i)])
 
-        def run() -> tuple[dict[str, Any], float, list[str]]:
+        def run(**kwargs: Any) -> tuple[dict[str, Any], float, list[str]]:
             emu.reset_log()
             op = DockerHubScimSyncOperator(
                 task_id="scim_sync",
-                source=str(source),
                 allow_deactivation=True,
                 max_deactivations=0.01,  # 1 %: this drift's 20 of 10,000 pass, a truncated export would not
+                managed_domains=["example.com"],
                 dockerhub_conn_id=CONN_ID,
+                **({"source": str(source)} if "plan_sha256" not in kwargs else {}),
+                **kwargs,
             )
             started = time.perf_counter()
             counts = op.execute({})
@@ -100,10 +104,19 @@ def scim_sync(users: int, creates: int, renames: int, deactivations: int, workdi
         counts, elapsed, methods = run()
         expected = {"create": creates, "update": renames, "reactivate": 0, "deactivate": deactivations}
         assert {k: counts[k] for k in expected} == expected, counts
+        assert counts["done"] == {**expected, "failed": 0}, counts
         pages = -(-users // SCIM_PAGE)
         second, second_elapsed, second_methods = run()
         repages = -(-(users + creates) // SCIM_PAGE)  # the hires are listed too now
         assert second["create"] == second["update"] == second["deactivate"] == 0, second
+
+        # The reviewed-plan flow, from the same starting point: a dry run writes the plan, an apply is pinned to it.
+        emu.reset()
+        emu.seed_scim_users(users)
+        plan_path = workdir / "plans" / "bench.json"
+        dry, dry_elapsed, dry_methods = run(dry_run=True, plan_path=str(plan_path))
+        pinned, pinned_elapsed, pinned_methods = run(plan_path=str(plan_path), plan_sha256=dry["plan_sha256"])
+        assert pinned["done"] == {**expected, "failed": 0}, pinned
         return {
             "users": users,
             "plan": {k: counts[k] for k in (*expected, "unchanged")},
@@ -115,6 +128,13 @@ def scim_sync(users: int, creates: int, renames: int, deactivations: int, workdi
             "rerun_requests": len(second_methods),
             "rerun_goal_requests": repages,
             "rerun_wall_s": round(second_elapsed, 3),
+            "dry_run_requests": len(dry_methods),
+            "dry_run_wall_s": round(dry_elapsed, 3),
+            "plan_bytes": plan_path.stat().st_size,
+            "pinned_apply_requests": len(pinned_methods),
+            "pinned_apply_list_requests": pinned_methods.count("GET"),
+            "pinned_apply_change_requests": len(pinned_methods) - pinned_methods.count("GET"),
+            "pinned_apply_wall_s": round(pinned_elapsed, 3),
         }
 
 
@@ -215,31 +235,28 @@ def audit_export(sizes: list[int], workdir: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2,000 SCIM users; 2,000 vs 20,000 audit events")
+    parser.add_argument("--part", choices=("scim", "audit", "all"), default="all", help="run one part only")
     args = parser.parse_args()
     users, drift = (2_000, (10, 6, 4)) if args.quick else (10_000, (50, 30, 20))
     sizes = [2_000, 20_000] if args.quick else [10_000, 100_000]
 
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
         workdir = Path(tmp)
-        scim = scim_sync(users, *drift, workdir)
-        print(
-            f"scim sync: {scim['users']:,} users, plan {scim['plan']}: {scim['requests']} requests "
-            f"({scim['list_requests']} list + {scim['change_requests']} changes; goal {scim['goal_requests']}) "
-            f"in {scim['wall_s']:.2f} s; re-run {scim['rerun_requests']} requests in {scim['rerun_wall_s']:.2f} s",
-            flush=True,
-        )
-        audit = audit_export(sizes, workdir)
-        small, large = audit["runs"][0], audit["runs"][-1]
-        print(
-            f"audit export: {small['events']:,} events +{small['rss_growth_kib'] / 1024:.1f} MiB RSS "
-            f"(tracemalloc peak {small['tracemalloc_peak_kib'] / 1024:.1f} MiB); {large['events']:,} events "
-            f"+{large['rss_growth_kib'] / 1024:.1f} MiB RSS (tracemalloc peak "
-            f"{large['tracemalloc_peak_kib'] / 1024:.1f} MiB) in {large['wall_s']:.1f} s "
-            f"({large['events_per_s']:,} events/s, {large['requests_per_export']} requests, "
-            f"{large['output_bytes'] / MIB:.0f} MiB written); "
-            f"{audit['events_ratio']:.0f}x the events, {audit['rss_growth_ratio']}x the RSS growth",
-            flush=True,
-        )
+        scim: dict[str, Any] | None = None
+        audit: dict[str, Any] | None = None
+        if args.part in ("scim", "all"):
+            scim = scim_sync(users, *drift, workdir)
+            print(
+                f"scim sync: {scim['users']:,} users, plan {scim['plan']}: {scim['requests']} requests "
+                f"({scim['list_requests']} list + {scim['change_requests']} changes; goal {scim['goal_requests']}) "
+                f"in {scim['wall_s']:.2f} s; re-run {scim['rerun_requests']} requests in {scim['rerun_wall_s']:.2f} s; "
+                f"dry run {scim['dry_run_requests']} requests ({scim['plan_bytes']:,} byte plan) + pinned apply "
+                f"{scim['pinned_apply_requests']} requests ({scim['pinned_apply_list_requests']} list + "
+                f"{scim['pinned_apply_change_requests']} changes) in {scim['pinned_apply_wall_s']:.2f} s",
+                flush=True,
+            )
+        if args.part in ("audit", "all"):
+            audit = audit_part(sizes, workdir)
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {
         "quick": args.quick,
@@ -248,6 +265,23 @@ def main() -> None:
         "audit_export": audit,
     }
     (RESULTS / "hub_sync_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def audit_part(sizes: list[int], workdir: Path) -> dict[str, Any]:
+    """The audit export's half, printed as before."""
+    audit = audit_export(sizes, workdir)
+    small, large = audit["runs"][0], audit["runs"][-1]
+    print(
+        f"audit export: {small['events']:,} events +{small['rss_growth_kib'] / 1024:.1f} MiB RSS "
+        f"(tracemalloc peak {small['tracemalloc_peak_kib'] / 1024:.1f} MiB); {large['events']:,} events "
+        f"+{large['rss_growth_kib'] / 1024:.1f} MiB RSS (tracemalloc peak "
+        f"{large['tracemalloc_peak_kib'] / 1024:.1f} MiB) in {large['wall_s']:.1f} s "
+        f"({large['events_per_s']:,} events/s, {large['requests_per_export']} requests, "
+        f"{large['output_bytes'] / MIB:.0f} MiB written); "
+        f"{audit['events_ratio']:.0f}x the events, {audit['rss_growth_ratio']}x the RSS growth",
+        flush=True,
+    )
+    return audit
 
 
 if __name__ == "__main__":
