@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException, PokeReturnValue
 
 from airflow_provider_dockerhub.sensors.base import DockerHubDeferrableSensor
-from airflow_provider_dockerhub.triggers.scout import FINAL_ERRORS, DockerHubScoutIndexedTrigger, indexing_state
+from airflow_provider_dockerhub.triggers.scout import (
+    FINAL_ERRORS,
+    DockerHubScoutIndexedTrigger,
+    platform_images,
+    unknown_digest,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -23,7 +28,7 @@ class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
 
     :param organization: the Scout organization (default: the connection's ``namespace``).
     :param deferrable: poke once, then wait in the triggerer. ``poke()`` and the trigger share one predicate
-        (``triggers.scout.indexing_state``).
+        (the registry's ``platforms()``, then Scout's ``indexing_state()``).
 
     Returns (XCom) the digest.
     """
@@ -40,16 +45,21 @@ class DockerHubScoutIndexedSensor(DockerHubDeferrableSensor):
         return f"Scout to index {self.repository}@{self.digest}"
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_dockerhub.client.core.errors import DockerHubError
+        from airflow_provider_dockerhub.client.core.errors import DockerHubError, NotFoundError
         from airflow_provider_dockerhub.client.scout.api import ImageCoordinates
         from airflow_provider_dockerhub.failures import as_task_failure
 
         hook = self.hook()
         config = hook.get_config()
         coords = ImageCoordinates.for_connection(config, self.repository, self.digest)
-        flow = indexing_state(hook.registry.ops, hook.scout.ops, self.organization or config.namespace, coords)
         try:
-            done, payload = hook.scout.run(flow)
+            try:
+                entries = hook.registry.platforms(coords.repository, coords.digest)
+            except NotFoundError as exc:
+                raise unknown_digest(coords) from exc
+            done, payload = hook.scout.indexing_state(
+                self.organization or config.namespace, coords, platform_images(entries)
+            )
         except DockerHubError as exc:
             if type(exc).__name__ in FINAL_ERRORS:
                 raise as_task_failure(exc) from exc

@@ -261,6 +261,35 @@ class ScoutOperations:
                 states[str(summary["digest"])] = str(summary.get("sbomState") or "NONE")
         return states
 
+    def indexing_state(
+        self, organization: str | None, coords: ImageCoordinates, images: list[str]
+    ) -> Flow[tuple[bool, dict[str, Any]]]:
+        """The indexing predicate of the Scout sensor's poke() and its trigger: ``(done, payload)``, done when
+        every one of ``images`` (the platform images of ``coords``, or ``coords`` itself) is ``INDEXED``.
+
+        A failed indexing, and (while anything is still ``NONE``) a repository with Scout's analysis turned off,
+        are errors: waiting would never end. The payload is ``{"digest", "state", "platforms": {digest: state}}``
+        with ``state`` the least advanced one.
+        """
+        where = f"{coords.repository}@{coords.digest}"
+        states = yield from self.index_states(organization, coords.host, coords.repository, images or [coords.digest])
+        failed = {d: s for d, s in states.items() if s in INDEX_FAILED}
+        if failed:
+            details = ", ".join(f"{d} {s}" for d, s in failed.items())
+            raise ScoutIndexingFailed(f"Scout could not index {where}: {details}")
+        if any(s == "NONE" for s in states.values()):
+            enabled = yield from self.repository_enabled(organization, coords.host, coords.repository)
+            if enabled is False:
+                raise ScoutRepositoryNotEnabled(
+                    f"Scout's image analysis is off for {coords.host}/{coords.repository}: nothing pushed there is "
+                    "indexed; enable the repository in Docker Scout (scout.docker.com, Settings, Repository "
+                    f"settings) for organization {organization or '(none)'}"
+                )
+        order = ("NONE", "INDEXING", INDEXED)
+        least = min(states.values(), key=lambda s: order.index(s) if s in order else 0)
+        done = all(s == INDEXED for s in states.values())
+        return done, {"digest": coords.digest, "state": least, "platforms": states}
+
     def repository_enabled(self, organization: str | None, host: str, repository: str) -> Flow[bool | None]:
         """Whether Scout analyses images pushed to ``repository`` (``None``: Scout did not say)."""
         variables = {"context": self.context(organization), "repoName": repository, "hostName": host}
@@ -309,6 +338,7 @@ class ScoutClient(SyncFront[ScoutOperations]):
     index_state_done = sync_call(ScoutOperations.index_state_done)
     index_states = sync_call(ScoutOperations.index_states)
     repository_enabled = sync_call(ScoutOperations.repository_enabled)
+    indexing_state = sync_call(ScoutOperations.indexing_state)
     base_image = sync_call(ScoutOperations.base_image)
     organization_status = sync_call(ScoutOperations.organization_status)
 
@@ -322,5 +352,6 @@ class AsyncScoutClient(AsyncFront[ScoutOperations]):
     index_state_done = async_call(ScoutOperations.index_state_done)
     index_states = async_call(ScoutOperations.index_states)
     repository_enabled = async_call(ScoutOperations.repository_enabled)
+    indexing_state = async_call(ScoutOperations.indexing_state)
     base_image = async_call(ScoutOperations.base_image)
     organization_status = async_call(ScoutOperations.organization_status)

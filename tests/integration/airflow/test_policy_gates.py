@@ -69,6 +69,13 @@ def run(gate: Any) -> tuple[dict[str, Any], FakeTI]:
     return gate.execute({"ti": ti}), ti
 
 
+def full_report(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report a gate wrote (its XCom holds only a summary and the path)."""
+    from airflow.sdk import ObjectStoragePath
+
+    return dict(json.loads(ObjectStoragePath(result["reports"]["json"]).read_bytes()))
+
+
 def test_supply_chain_gate_passes_an_attested_non_root_image(
     token_registry_conn: str, token_session: DockerHubSession, tmp_path: Path
 ) -> None:
@@ -76,7 +83,8 @@ def test_supply_chain_gate_passes_an_attested_non_root_image(
     result, ti = run(
         DockerHubSupplyChainGateOperator(task_id="g", image="gate/good:1.0", dockerhub_conn_id=token_registry_conn)
     )
-    assert result["passed"] is True and result["failures"] == [] and result["digest"] == digest
+    assert result["passed"] is True and result["failures"] == []
+    assert result["platforms"]["linux/amd64"]["digest"] == digest  # the index's digest is result["digest"]
     statuses = {r["id"]: r["status"] for r in result["report"]["results"]}
     assert statuses == {
         "supply-chain-attestations": "compliant",
@@ -84,7 +92,7 @@ def test_supply_chain_gate_passes_an_attested_non_root_image(
         "copyleft-license": "compliant",
     }
     assert json.loads(json.dumps(result)) == result
-    assert ti.pushed[IMAGE_URL_KEY].endswith(digest)
+    assert ti.pushed[IMAGE_URL_KEY] is None  # a local registry has no image page: no link rather than a wrong one
 
 
 @pytest.mark.parametrize(
@@ -131,10 +139,14 @@ def test_copyleft_licence_in_the_sbom_fails_with_the_package_named(
     )
     result, _ = run(
         DockerHubSupplyChainGateOperator(
-            task_id="g", image="gate/agpl:1.0", on_failure="warn", dockerhub_conn_id=token_registry_conn
+            task_id="g",
+            image="gate/agpl:1.0",
+            on_failure="warn",
+            dockerhub_conn_id=token_registry_conn,
+            report_dir=tmp_path.as_uri(),
         )
     )
-    (copyleft,) = [r for r in result["report"]["results"] if r["id"] == "copyleft-license"]
+    (copyleft,) = [r for r in full_report(result)["platforms"][0]["report"]["results"] if r["id"] == "copyleft-license"]
     assert copyleft["status"] == "non_compliant"
     assert "ghostscript" in json.dumps(copyleft["violations"])
 
@@ -166,6 +178,7 @@ def scout_image(registry: LocalRegistry, repository: str, digest: str, vulns: li
         repository,
         digest,
         packages=[package("pkg:deb/debian/openssl@3.0.11", licenses=["Apache-2.0"], vulnerabilities=vulns)],
+        organization="acme",
     )
 
 
@@ -182,22 +195,29 @@ def test_scout_gate_fails_on_a_fixable_high_and_passes_with_an_allow_list(
             token_registry, "gate/scout", digest, [vulnerability("CVE-2024-1111", "HIGH", fixed_by="3.0.13", score=7.5)]
         )
     )
-    gate = DockerHubScoutPolicyGateOperator(task_id="g", image="gate/scout:1.0", dockerhub_conn_id=token_registry_conn)
+    only = ["fixable-vulnerabilities"]
+    gate = DockerHubScoutPolicyGateOperator(
+        task_id="g", image="gate/scout:1.0", policies=only, dockerhub_conn_id=token_registry_conn
+    )
     with pytest.raises(AirflowFailException, match="fixable-vulnerabilities"):
         run(gate)
     allowed = DockerHubScoutPolicyGateOperator(
         task_id="g",
         image="gate/scout:1.0",
+        policies=only,
         dockerhub_conn_id=token_registry_conn,
         allow_list=[{"id": "CVE-2024-1111", "expires": "2999-01-01", "reason": "not reachable"}],
+        report_dir=tmp_path.as_uri(),
     )
     result, _ = run(allowed)
     assert result["passed"] is True
-    (fixable,) = [r for r in result["report"]["results"] if r["id"] == "fixable-vulnerabilities"]
+    results = full_report(result)["platforms"][0]["report"]["results"]
+    (fixable,) = [r for r in results if r["id"] == "fixable-vulnerabilities"]
     assert fixable["suppressed"][0]["id"] == "CVE-2024-1111"
     expired = DockerHubScoutPolicyGateOperator(
         task_id="g",
         image="gate/scout:1.0",
+        policies=only,
         dockerhub_conn_id=token_registry_conn,
         allow_list=[{"id": "CVE-2024-1111", "expires": "2020-01-01"}],
     )
