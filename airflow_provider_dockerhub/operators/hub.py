@@ -6,10 +6,10 @@ Every operator here is safe to re-run: it reads the current state, computes what
 
 from __future__ import annotations
 
-import json
+import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -37,43 +37,134 @@ def _utc(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+class ObjectStorageExportStore:
+    """:class:`~airflow_provider_dockerhub.client.hub.audit_export.ExportStore` on an ObjectStoragePath root
+    (local, ``s3://``, ``gs://``...): each write is a temporary object moved into place, so a reader (or the next
+    try, on another worker) sees the old object or the whole new one."""
+
+    def __init__(self, root: ObjectStoragePath) -> None:
+        self.root = root
+
+    def _temporary(self, target: ObjectStoragePath) -> ObjectStoragePath:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+
+    def read_text(self, name: str) -> str | None:
+        path = self.root / name
+        return path.read_text() if path.exists() else None
+
+    def write_text(self, name: str, text: str) -> None:
+        target = self.root / name
+        temporary = self._temporary(target)
+        try:
+            temporary.write_text(text)
+            temporary.move(target)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+
+    def assemble(self, name: str, parts: list[str]) -> tuple[str, int]:
+        target = self.root / name
+        temporary = self._temporary(target)
+        digest, size = hashlib.sha256(), 0
+        try:
+            with temporary.open("wb") as out:
+                for part in parts:
+                    with (self.root / part).open("rb") as chunk:
+                        while block := chunk.read(1 << 20):
+                            digest.update(block)
+                            size += len(block)
+                            out.write(block)
+            temporary.move(target)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+        return digest.hexdigest(), size
+
+    def delete_tree(self, name: str) -> None:
+        path = self.root / name
+        if path.exists():
+            path.rmdir(recursive=True)
+
+
+def _duration(value: Any, name: str) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return timedelta(seconds=value)
+    raise ValueError(f"{name} must be a timedelta or a number of seconds, got {value!r}")
+
+
 class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
-    """Export an account's audit events for the run's data interval ``[start, end)`` as JSON Lines.
+    """Export an account's audit events as JSON Lines, complete across runs, with a watermark next to the output.
 
+    Each run exports ``[last exported event - lookback, end of the data interval)``: events ingested late (dated in
+    the past) and the events of intervals that never ran (``catchup=False``, a paused DAG) land in a later run's
+    partition, and the events already exported in the overlap are recognised by their content and left out, so
+    every event is exported exactly once. ``catchup`` does not decide completeness.
+
+    :param destination: the export's root (an ObjectStoragePath or path/URL: local, ``s3://``, ``gs://``...).
+        It holds ``_watermark.json``, one partition per run and its manifest. Keep it the same for every run (not
+        templated: a templated root would start a new watermark each run); a path ending in ``.jsonl`` names the
+        partition file itself, in its directory's root, and is refused by the next run instead of overwritten.
+    :param partition: this run's partition name, relative to the root (templated; default
+        ``<account>-<from>--<to>.jsonl``, the window it covers). An existing partition another run wrote is an
+        error: outputs are never silently overwritten.
     :param account: organization or user whose audit log to read (default: the connection's ``namespace``).
-    :param destination: an ObjectStoragePath or path/URL (local, ``s3://``, ``gs://``…) of the output file; a
-        value ending in ``/`` is a directory, and the file is named after the account and interval. Templated,
-        so ``s3://audit/{{ data_interval_start | ds }}/events.jsonl`` partitions by date.
-    :param start: / :param end: override the data interval (e.g. for manual runs).
+    :param lookback: how far before the newest exported event each run reads again, for events ingested late
+        (timedelta or seconds; default one day). Events arriving later than that are not exported.
+    :param retention: how long Docker Hub keeps audit events (default 90 days, Docker's documented three
+        months); a window reaching further back is logged as a warning and reported in the result.
+    :param start: / :param end: override the data interval (``start`` only matters for the first run).
 
-    Pages through everything (memory bounded by one page), writes a temporary object and then moves it onto
-    the destination, so a re-run of the same interval replaces its own output instead of appending, and a
-    failed run leaves no partial file. An event exactly on a boundary belongs to the interval it starts. The
-    audit endpoint's 429s are waited out per ``Retry-After``. Returns ``{"count", "path"}``.
+    Pages are written as they arrive (``_inflight/<run>/``) and a retry of the same run resumes after the last
+    written page; the partition is then assembled atomically (temporary object, then move), its manifest written
+    (window, count, first/last event time, SHA-256), and the watermark advanced last. Returns the manifest's
+    fields: ``{count, path, manifest, window, first_event, last_event, sha256, resumed_pages,
+    retention_warning}``.
     """
 
-    template_fields: Sequence[str] = ("account", "destination", "start", "end", "action", "actor", "dockerhub_conn_id")
+    template_fields: Sequence[str] = (
+        "account",
+        "partition",
+        "start",
+        "end",
+        "action",
+        "actor",
+        "dockerhub_conn_id",
+    )
 
     def __init__(
         self,
         *,
         destination: Any,
         account: str | None = None,
+        partition: str | None = None,
         start: Any = None,
         end: Any = None,
         action: str | None = None,
         actor: str | None = None,
         page_size: int = 100,
+        lookback: timedelta | float = timedelta(days=1),
+        retention: timedelta | float = timedelta(days=90),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if "{{" in str(destination) or "{%" in str(destination):
+            raise ValueError(
+                "destination is the export's root and holds its watermark: it must be the same for every run. "
+                'Template the partition= name instead (e.g. partition="{{ data_interval_start | ds }}.jsonl").'
+            )
         self.destination = destination
         self.account = account
+        self.partition = partition
         self.start = start
         self.end = end
         self.action = action
         self.actor = actor
         self.page_size = page_size
+        self.lookback = _duration(lookback, "lookback")
+        self.retention = _duration(retention, "retention")
 
     def interval(self, context: Context) -> tuple[datetime, datetime]:
         start = self.start or context.get("data_interval_start")
@@ -89,37 +180,46 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
         return start, end
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_dockerhub.client.hub.audit_export import AuditExport, ExportError
+
         start, end = self.interval(context)
         account = self.account or self.hook.get_config().namespace
         if not account:
             raise AirflowFailException("no account: pass account= or set the connection's namespace extra")
-        target = as_storage_path(self.destination)
-        if str(self.destination).endswith("/"):
-            target = target / f"{account}-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.jsonl"
-        temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        count = 0
+        root = as_storage_path(self.destination)
+        partition = self.partition
+        if partition is None and str(self.destination).endswith(".jsonl"):
+            root, partition = root.parent, root.name
+        job = AuditExport(
+            self.hook.hub,
+            ObjectStorageExportStore(root),
+            account,
+            lookback=self.lookback,
+            retention=self.retention,
+            page_size=self.page_size,
+            action=self.action,
+            actor=self.actor,
+            partition=partition,
+            on_page=lambda pages, count: self.log.debug("%d pages written, %d events", pages, count),
+        )
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with temporary.open("w") as out:
-                events = self.hook.hub.audit_logs(
-                    account, start=start, end=end, action=self.action, actor=self.actor, page_size=self.page_size
-                )
-                for event in events:
-                    when = event.timestamp
-                    # [start, end): the API's from/to bounds are not documented as half-open; ours are.
-                    if when is None or not start <= _utc(when) < end:
-                        continue
-                    out.write(json.dumps(event.to_json(), sort_keys=True) + "\n")
-                    count += 1
-            temporary.move(target)
-        except BaseException:
-            if temporary.exists():
-                temporary.unlink()
-            raise
+            result = job.execute(start, end)
+        except ExportError as exc:
+            raise AirflowFailException(str(exc)) from exc
         finally:
             self.hook.close()
-        self.log.info("exported %d audit events of %s for [%s, %s) to %s", count, account, start, end, target)
-        return {"count": count, "path": str(target)}
+        self.log.info(
+            "exported %d audit events of %s for [%s, %s) to %s (sha256 %s%s)",
+            result.count,
+            account,
+            *result.as_xcom()["window"],
+            root / result.path,
+            result.sha256,
+            f", resumed after {result.resumed_pages} written pages" if result.resumed_pages else "",
+        )
+        xcom = result.as_xcom()
+        xcom["path"], xcom["manifest"] = str(root / result.path), str(root / result.manifest)
+        return xcom
 
 
 class DockerHubEnsureRepositoryOperator(DockerHubBaseOperator):

@@ -166,8 +166,9 @@ class PageLoop:
       ``next`` URL is never followed, so our token cannot go to another host), so the loop asks for the next page
       and lets an empty page end it. Raising instead would fail every listing of a server with a wrong ``next``
       that still serves every page; the count cross-check below catches the case where the pages really run out.
-    - Runaway guard: at most ``ceil(max(total, distinct) / largest page) + 1`` pages per pass. A server that
-      ignores ``page`` repeats its first page, adds no distinct item, and trips it after a few requests.
+    - Runaway guard: at most ``ceil((max(total, distinct) + shifted) / largest page) + 1`` pages per pass, where
+      ``shifted`` counts the repeats on pages that also brought new items (an insert moved the offsets). A server
+      that ignores ``page`` repeats its first page, adds nothing, widens nothing, and trips it in a few requests.
     - Duplicates (by ``key``) are dropped, counted and reported once (:class:`DuplicateItemsWarning`).
     - Cross-check at the end: fewer distinct items than the last advertised total (an insert during paging shifted
       a record past us) starts a second pass from the first page, which stops once the total is reached; still
@@ -186,19 +187,17 @@ class PageLoop:
         self._pass = 1
         self._pass_requests = 0
         self._totals: list[int] = []  # advertised totals of this pass
+        self._shifted = 0  # repeats served on pages that also brought new items, this pass
         self._seen: set[Hashable] = set()
         self._recent: deque[set[Hashable]] = deque()
 
     def _where(self) -> str:
         return self.pages.path or "listing"
 
-    def _is_new(self, key: Hashable) -> bool:
-        if key in self._seen or any(key in keys for keys in self._recent):
+    def _is_new(self, key: Hashable, current: set[Hashable]) -> bool:
+        if key in self._seen or key in current or any(key in keys for keys in self._recent):
             return False
-        if self.pages.window is None:
-            self._seen.add(key)
-        else:
-            self._recent[-1].add(key)
+        (self._seen if self.pages.window is None else current).add(key)
         return True
 
     def accept(self, answer: Page | tuple[list[Any], Params | None]) -> list[Any]:
@@ -212,19 +211,22 @@ class PageLoop:
             self.total = page.total
             self._max_total = max(self._max_total, page.total)
             self._totals.append(page.total)
-        if self.pages.window is not None:
-            self._recent.append(set())
+        current: set[Hashable] = set()
+        new = [raw for raw in items if self._is_new(self.pages.key(raw), current)]
+        if self.pages.window is not None:  # this page's keys join the window after it was checked against it
+            self._recent.append(current)
             while len(self._recent) > self.pages.window:
                 self._recent.popleft()
-        new = [raw for raw in items if self._is_new(self.pages.key(raw))]
         self.distinct += len(new)
         self.duplicates += len(items) - len(new)
+        if new:  # repeats on a page that also moved on are a shift (an insert): they widen the guard
+            self._shifted += len(items) - len(new)
         # "Full" compares with the largest page so far (a capped server's pages are all 50), and on the first
         # page with what was asked for.
         full_size = self._largest or self.pages.page_size or len(items)
         full = len(items) >= full_size
         self._largest = max(self._largest, len(items))
-        limit = math.ceil(max(self._max_total, self.distinct) / max(1, self._largest)) + 1
+        limit = math.ceil((max(self._max_total, self.distinct) + self._shifted) / max(1, self._largest)) + 1
         if self._pass_requests > limit:
             raise RunawayListingError(
                 self.pages.method,
@@ -243,7 +245,7 @@ class PageLoop:
     def _finish(self) -> Params | None:
         if self.total is not None and self.distinct < self.total:
             if self._pass == 1:
-                self._pass, self._pass_requests, self._totals = 2, 0, []
+                self._pass, self._pass_requests, self._totals, self._shifted = 2, 0, [], 0
                 return self.pages.first
             raise IncompleteListingError(
                 self.pages.method,

@@ -7,14 +7,11 @@ the exact requests sent (a guard that refuses must refuse before any write, a re
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -22,18 +19,15 @@ from airflow_provider_dockerhub.client import (
     ClientConfig,
     DestructiveOperationRefused,
     DockerHubSession,
-    ServerError,
 )
 from airflow_provider_dockerhub.operators.hub import (
     DockerHubAccessTokenReportOperator,
-    DockerHubAuditLogExportOperator,
     DockerHubEnsureRepositoryOperator,
     DockerHubEnsureTeamMembersOperator,
 )
 from airflow_provider_dockerhub.testing.hub import HubEmulator
 from tests.specs import spec_path
 
-AUDIT = "/v2/auditlogs/acme"
 DAY = 86400.0
 
 
@@ -96,10 +90,6 @@ def client(hub_emulator: HubEmulator) -> DockerHubSession:
     return DockerHubSession(ClientConfig.from_fields("alice", "alice-pat", extra))
 
 
-def interval(start: str, end: str) -> dict[str, Any]:
-    return {"data_interval_start": pendulum.parse(start), "data_interval_end": pendulum.parse(end)}
-
-
 def writes(hub_emulator: HubEmulator) -> list[tuple[str, str]]:
     """Every state-changing request, leaving out the token mint (a POST that changes nothing)."""
     return [
@@ -107,105 +97,6 @@ def writes(hub_emulator: HubEmulator) -> list[tuple[str, str]]:
         for r in hub_emulator.requests
         if r.method not in ("GET", "HEAD") and r.path != "/v2/auth/token"
     ]
-
-
-# -- audit-log export -----------------------------------------------------------------------------------------
-
-
-def seed_interval_events(hub_emulator: HubEmulator) -> None:
-    # One event a minute from 23:30 to 01:30: the interval [00:00, 01:00) holds 60 of them, with events exactly on
-    # both boundaries (00:00 belongs to it, 01:00 to the next interval).
-    hub_emulator.seed_audit_events("acme", 121, start="2024-12-31T23:30:00Z", step_seconds=60)
-
-
-def test_audit_export_is_half_open_complete_and_replaces_on_rerun(
-    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path
-) -> None:
-    seed_interval_events(hub_emulator)
-    out_dir = tmp_path / "audit"
-    op = DockerHubAuditLogExportOperator(
-        task_id="audit", destination=f"{out_dir}/", page_size=25, dockerhub_conn_id=hub_conn()
-    )
-    context = interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")
-    result = op.execute(context)
-    target = out_dir / "acme-20250101T000000Z-20250101T010000Z.jsonl"
-    assert result == {"count": 60, "path": f"file://{target}"}
-    assert [p.name for p in out_dir.iterdir()] == [target.name], "no temporary file is left behind"
-
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
-    stamps = [line["timestamp"] for line in lines]
-    assert len(stamps) == len(set(stamps)) == 60
-    assert "2025-01-01T00:00:00Z" in stamps and "2025-01-01T01:00:00Z" not in stamps
-    assert stamps[0] == "2025-01-01T00:59:00Z" and stamps[-1] == "2025-01-01T00:00:00Z"  # the API's order
-    # Each line is the event as the API gave it.
-    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 1, tzinfo=UTC)
-    with client(hub_emulator) as session:
-        assert lines == [e.to_json() for e in session.hub.audit_logs("acme", start=start, end=end)]
-    assert {(line["account"], line["action"]) for line in lines} == {("acme", "repo.tag.push")}
-    queries = [r.query for r in hub_emulator.requests if r.path == AUDIT][:3]
-    assert [q["page"] for q in queries] == ["1", "2", "3"]  # 25 + 25 + 10: one page at a time
-    assert {(q["from"], q["to"]) for q in queries} == {("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")}
-
-    # A late event arrives; the re-run rewrites the interval's file: 61 lines, none twice.
-    hub_emulator.seed_audit_events("acme", 1, start="2025-01-01T00:30:30Z", action="org.team.create")
-    assert op.execute(context)["count"] == 61
-    again = [json.loads(line) for line in target.read_text().splitlines()]
-    assert len(again) == len({json.dumps(e, sort_keys=True) for e in again}) == 61
-    assert [p.name for p in out_dir.iterdir()] == [target.name]
-
-
-def test_audit_export_failure_leaves_no_partial_file(
-    hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seed_interval_events(hub_emulator)
-    target = tmp_path / "events.jsonl"
-    # No retries, so the injected 503 ends the task at once instead of after the transport's backoff.
-    conn_id = hub_conn("dh_no_retry", max_retries=0)
-    context = interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z")
-    query = hub_emulator.state.query_audit
-
-    def fail_after_first_page(account: str, **kwargs: Any) -> Any:
-        if kwargs["page"] == 1:
-            hub_emulator.fail(r"^/v2/auditlogs/acme$", 503)  # the next request, page 2, fails
-        return query(account, **kwargs)
-
-    monkeypatch.setattr(hub_emulator.state, "query_audit", fail_after_first_page)
-
-    def export() -> dict[str, Any]:
-        op = DockerHubAuditLogExportOperator(
-            task_id="audit", destination=str(target), page_size=25, dockerhub_conn_id=conn_id
-        )
-        return op.execute(context)
-
-    with pytest.raises(ServerError):
-        export()
-    assert [(r.query["page"], r.status) for r in hub_emulator.requests if r.path == AUDIT] == [("1", 200), ("2", 503)]
-    assert list(tmp_path.iterdir()) == [], "neither the output nor the temporary file may be left"
-
-    monkeypatch.setattr(hub_emulator.state, "query_audit", query)
-    assert export()["count"] == 60
-    good = target.read_bytes()
-    # A later failing run keeps the previous complete output rather than a partial one.
-    monkeypatch.setattr(hub_emulator.state, "query_audit", fail_after_first_page)
-    with pytest.raises(ServerError):
-        export()
-    assert target.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["events.jsonl"]
-
-
-def test_audit_export_waits_out_429(hub_emulator: HubEmulator, hub_conn: Callable[..., str], tmp_path: Path) -> None:
-    seed_interval_events(hub_emulator)
-    rule = hub_emulator.rate_limit(r"^/v2/auditlogs/acme$", times=1, retry_after="1")
-    op = DockerHubAuditLogExportOperator(
-        task_id="audit",
-        destination=str(tmp_path / "events.jsonl"),
-        page_size=25,
-        dockerhub_conn_id=hub_conn(),
-    )
-    started = time.monotonic()
-    result = op.execute(interval("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z"))
-    assert time.monotonic() - started >= 1.0, "Retry-After: 1 was not waited out"
-    assert result["count"] == 60 and rule.hits == 1
-    assert [r.status for r in hub_emulator.requests if r.path == AUDIT] == [429, 200, 200, 200]
 
 
 # -- ensure repository ----------------------------------------------------------------------------------------
