@@ -15,6 +15,7 @@ EXPECTED = {
     "dockerhub_scim_sync",
     "dockerhub_audit_export",
     "dockerhub_registry_housekeeping",
+    "dockerhub_scout_regate",
 }
 
 
