@@ -27,7 +27,7 @@ APP_IMAGE = image_asset(REPOSITORY, registry=os.environ.get("DOCKERHUB_EXAMPLE_R
 ROOT = "{{ var.value.get('dockerhub_demo_dir', 'file:///tmp/dockerhub-demo') }}"
 GATE_REPORTS = ROOT + "/gate-reports"  # the release gate's report_dir
 REGATE_REPORTS = ROOT + "/regate-reports"  # separate, so the release gate's gated.json stays the release's verdict
-LEDGER = ROOT + "/accepted-risks.json"
+LEDGER = ROOT + "/accepted-risks"  # the accepted-risk ledger (a folder of entries), DockerHubAcceptRiskOperator's
 
 with DAG(
     dag_id="dockerhub_scout_regate",

@@ -397,7 +397,7 @@ class DockerHubScoutPolicyGateOperator(_PolicyGate):
     :param policy_config: per-policy settings, the CLI's keys, or the CLI's policy-configuration file shape.
     :param allow_list: CVE IDs or ``{"id", "expires", "reason"}``; expired entries stop suppressing.
     :param baseline: another reference (e.g. what production runs): fail only on findings it does not have.
-    :param accepted_risks: the accepted-risk ledger (``ObjectStoragePath`` or URL, see
+    :param accepted_risks: the accepted-risk ledger folder (``ObjectStoragePath`` or URL, see
         :class:`DockerHubAcceptRiskOperator`): findings it accepts do not fail the gate and are reported as such.
     :param report_dir: where the JSON report, ``summary.md`` and ``results.sarif`` go (``ObjectStoragePath`` or
         URL, e.g. ``s3://bucket/gates``, ``file:///...``); none written when not given.
@@ -446,7 +446,7 @@ class DockerHubAcceptRiskOperator(DockerHubBaseOperator):
     until when. Each risk is ``{"policy", "id" (CVE or licence), "purl" (default ``*``: any package), "reason",
     "expires" (ISO date or time; none: until revoked), "repository" (optional scope)}``.
 
-    :param ledger: the ledger's ``ObjectStoragePath`` or URL (templated).
+    :param ledger: the ledger's folder, an ``ObjectStoragePath`` or URL (templated); each run adds one entry.
     :param accepted_by: who accepts (templated); default: the user who triggered the DAG run. Required one way or
         the other: an acceptance nobody signed is refused.
 

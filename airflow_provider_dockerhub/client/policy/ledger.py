@@ -1,33 +1,37 @@
 """The accepted-risk ledger: who accepted which finding (policy, CVE or licence, package purl), why, and until
-when, kept as one JSON document in object storage so every worker and every retry sees the same decisions.
+when, kept in object storage so every worker and every retry sees the same decisions.
 
 A gate reads it as a baseline source: a finding whose identity (the engine's: policy, ID, package purl of any
 version) an active record covers is *accepted* (listed in the report with the acceptor and the reason) instead of
 failing the gate; an expired record accepts nothing.
-Records are never deleted by an update, only superseded, so the file is also the audit trail.
+
+The ledger is a folder (an object-store prefix) of append-only entries, one object per update, named by time and
+a random suffix: an update never rewrites what another wrote, so two writers at once cannot lose each other's
+records (object stores offer no compare-and-swap that a read-modify-write of one file would need). Each entry is
+written whole, to a temporary sibling renamed into place (``os.replace`` on a file system; one PUT on an object
+store), so readers never see half of one. Nothing is deleted: a newer record for the same identity supersedes an
+older one (a revocation is a record that expired), so the folder is also the audit trail.
 
 Storage is any pathlib-like object (``airflow.sdk.ObjectStoragePath`` in the Airflow layer, ``pathlib.Path`` in
-tests): the client stays free of Airflow. A write goes to a sibling temporary object that is then renamed over
-the ledger (``os.replace`` semantics on a file system; a single-object PUT on object stores, which readers see
-whole or not at all), and the update is re-read afterwards to detect a concurrent writer (then merged again).
+tests): the client stays free of Airflow.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from ..core.errors import DockerHubError, InvalidInputError
+from ..core.errors import InvalidInputError
 from .evidence import purl_identity
 from .findings import AcceptedRisk, Finding
 
 LEDGER_SCHEMA = "airflow-provider-dockerhub/accepted-risks/v1"
 ANY_PACKAGE = "*"
-MAX_WRITE_ATTEMPTS = 5
+ENTRY_SUFFIX = ".json"
 
 
 class StoragePath(Protocol):
@@ -42,10 +46,8 @@ class StoragePath(Protocol):
     def write_bytes(self, data: bytes) -> Any: ...
     def with_name(self, name: str) -> Any: ...
     def replace(self, target: Any) -> Any: ...
-
-
-class LedgerConflict(DockerHubError):
-    """Concurrent writers kept replacing the ledger between this update's write and its check."""
+    def iterdir(self) -> Any: ...
+    def __truediv__(self, name: str) -> Any: ...
 
 
 def _parse_time(value: Any, what: str) -> datetime | None:
@@ -172,14 +174,22 @@ class Ledger:
 
 
 def load_ledger(path: StoragePath) -> Ledger:
-    """The ledger at ``path``; an absent file is an empty ledger (nothing accepted yet)."""
+    """Every entry under ``path``, oldest first; an absent folder is an empty ledger (nothing accepted yet)."""
     if not path.exists():
         return Ledger()
-    try:
-        data = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise InvalidInputError(f"accepted-risk ledger {path} is not JSON: {exc}") from exc
-    return Ledger.from_json(data)
+    entries = sorted(
+        (p for p in path.iterdir() if p.name.endswith(ENTRY_SUFFIX) and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
+    ledger = Ledger()
+    for entry in entries:
+        try:
+            data = json.loads(entry.read_bytes())
+        except ValueError as exc:
+            raise InvalidInputError(f"accepted-risk ledger entry {entry} is not JSON: {exc}") from exc
+        ledger.records.extend(Ledger.from_json(data).records)
+        ledger.revision += 1
+    return ledger
 
 
 def write_atomically(path: StoragePath, data: bytes) -> None:
@@ -206,27 +216,13 @@ def update_ledger(
     accepted_by: str,
     now: datetime | None = None,
 ) -> Ledger:
-    """Append decisions (each with its acceptor) and write the ledger back atomically.
-
-    Optimistic concurrency: after writing revision n+1 the file is read again; when another writer's revision
-    won the race, this update is applied again on top of it (at most ``MAX_WRITE_ATTEMPTS`` times).
-    """
+    """Append decisions (each with its acceptor) as one new entry; returns the ledger as it now reads."""
     moment = now or datetime.now(UTC)
     new = [
         r if isinstance(r, LedgerRecord) else LedgerRecord.parse(r, accepted_by=accepted_by, now=moment) for r in add
     ]
     if not new:
         raise InvalidInputError("no accepted risks given")
-    return _apply(path, lambda ledger: ledger.records.extend(new), new)
-
-
-def _apply(path: StoragePath, change: Callable[[Ledger], None], expected: list[LedgerRecord]) -> Ledger:
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        ledger = load_ledger(path)
-        change(ledger)
-        ledger.revision += 1
-        write_atomically(path, ledger.document())
-        stored = load_ledger(path)
-        if stored.revision == ledger.revision and all(r in stored.records for r in expected):
-            return stored
-    raise LedgerConflict(f"accepted-risk ledger {path}: concurrent writers kept winning; try again")
+    name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(8)}{ENTRY_SUFFIX}"
+    write_atomically(path / name, Ledger(new).document())
+    return load_ledger(path)

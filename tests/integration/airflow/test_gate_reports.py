@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_dockerhub.client import DockerHubSession
+from airflow_provider_dockerhub.client.policy.ledger import load_ledger
 from airflow_provider_dockerhub.operators.policy import (
     IMAGE_URL_KEY,
     DockerHubAcceptRiskOperator,
@@ -140,7 +141,7 @@ def test_one_platform_can_be_chosen_and_the_others_are_not_read(
 def test_the_ledger_accepts_a_risk_by_identity_with_its_acceptor_and_expiry(
     sandbox_conn: str, log4j_index: Any, tmp_path: Path
 ) -> None:
-    ledger = (tmp_path / "risks" / "accepted.json").as_uri()
+    ledger = (tmp_path / "accepted-risks").as_uri()
     risk = {
         "policy": "high-profile-vulnerabilities",
         "id": "CVE-2021-44228",
@@ -173,8 +174,8 @@ def test_the_ledger_accepts_a_risk_by_identity_with_its_acceptor_and_expiry(
     run(DockerHubAcceptRiskOperator(task_id="accept", ledger=ledger, risks=[expired], accepted_by="erin"))
     with pytest.raises(AirflowFailException, match="fixable-vulnerabilities"):
         run(gate(sandbox_conn, "acme/app:rc", tmp_path / "r", accepted_risks=ledger))
-    stored = json.loads(Path(ObjectStoragePath(ledger).path).read_bytes())
-    assert stored["revision"] == 3 and len(stored["records"]) == 3  # nothing is deleted: the file is the audit trail
+    stored = load_ledger(ObjectStoragePath(ledger))
+    assert stored.revision == 3 and [r.accepted_by for r in stored.records] == ["carol", "dave", "erin"]  # audit trail
 
 
 @pytest.mark.parametrize(
