@@ -90,6 +90,14 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
     :param allow_deactivation: deactivating is destructive: it needs this **and** the connection's
         ``allow_destructive`` (every change needs the latter).
 
+    Teams (optional):
+
+    :param team_map: IdP group -> Hub team, ``{"Engineering": "developers"}``: each mapped team is made to hold
+        exactly the active managed users whose groups map to it (groups come from the export's groups column or
+        a SCIM ListResponse's ``groups``). Members the sync does not manage are never touched.
+    :param team_org: the organization of the teams; by default the connection's ``namespace``.
+    :param allow_team_removal: removing a membership needs this **and** ``allow_destructive``.
+
     Cost: one listing pass plus one request per change (a 409 on a create adds one lookup). Deactivations are
     applied first and every change independently: a failed change does not stop the others, and the task fails
     at the end listing each failed user.
@@ -125,6 +133,9 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         max_creations: Any = None,
         renames: str = "report",
         allow_deactivation: bool = False,
+        team_map: Mapping[str, str] | None = None,
+        team_org: str | None = None,
+        allow_team_removal: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -151,6 +162,9 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         self.max_creations = max_creations
         self.renames = renames
         self.allow_deactivation = allow_deactivation
+        self.team_map = dict(team_map) if team_map else None
+        self.team_org = team_org
+        self.allow_team_removal = allow_team_removal
 
     # -- input ------------------------------------------------------------------------------------------------
 
@@ -200,7 +214,10 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
             if pinned:
                 plan, digest = self.pinned_plan(scim, scope)
             else:
-                plan = plan_sync(desired or [], scim.list_users(), scope, renames=self.renames)
+                current = list(scim.list_users())  # one listing pass, for the users and their teams
+                plan = plan_sync(desired or [], current, scope, renames=self.renames)
+                if self.team_map:
+                    plan.team_changes = self.plan_teams(desired or [], current, scope)
                 digest = None
             self.log.info("%s", plan.describe())
             try:
@@ -215,15 +232,38 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
                     result["plan_sha256"] = sha256_hex(data)
                     self.log.info("Plan written to %s (sha256 %s)", result["plan_path"], result["plan_sha256"])
                 entries = [{"user_name": c.user_name, "kind": c.kind, "detail": c.detail} for c in plan.changes]
+                entries += [{"user_name": t.user_name, "kind": t.kind, "team": t.team} for t in plan.team_changes]
                 return self.finish(plan, entries, result)
             if plan.of("deactivate") and not self.allow_deactivation:
                 raise AirflowFailException(
                     f"the plan deactivates {len(plan.of('deactivate'))} users: pass allow_deactivation=True to "
                     "allow it (dry_run=True to review); nothing was changed"
                 )
+            if any(t.kind == "team_remove" for t in plan.team_changes) and not self.allow_team_removal:
+                raise AirflowFailException(
+                    "the plan removes team memberships: pass allow_team_removal=True to allow it (dry_run=True to "
+                    "review); nothing was changed"
+                )
             return self.apply(scim, plan, digest)
         finally:
             self.hook.close()
+
+    def _org(self) -> str:
+        org = self.team_org or self.hook.get_config().namespace
+        if not org:
+            raise AirflowFailException(
+                "team_map needs the organization: pass team_org= or set the connection's namespace"
+            )
+        return org
+
+    def plan_teams(self, desired: list[DesiredUser], current: list[Any], scope: Scope) -> list[Any]:
+        """The mapped teams' memberships to change (one member listing per mapped team)."""
+        from airflow_provider_dockerhub.client.hub.scim_teams import check_team_map, plan_teams
+
+        team_map = check_team_map(self.team_map)
+        org = self._org()
+        members = {team: list(self.hook.hub.list_group_members(org, team)) for team in sorted(set(team_map.values()))}
+        return plan_teams(desired, current, members, team_map, scope)
 
     def pinned_plan(self, scim: Any, scope: Scope) -> tuple[SyncPlan, str]:
         """The plan file, if its hash is the pinned one and it still applies to the live users."""
@@ -239,10 +279,12 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
                 "plan that was reviewed; nothing was changed"
             )
         plan = SyncPlan.from_document(json.loads(data))
+        targets: list[tuple[str, str]] = [(c.kind, c.user_name) for c in plan.changes]
+        targets += [(t.kind, t.user_name) for t in plan.team_changes]
         outside = [
-            c.user_name
-            for c in plan.changes
-            if not scope.manages(c.user_name) or (c.kind == "deactivate" and scope.protects(c.user_name))
+            user
+            for kind, user in targets
+            if not scope.manages(user) or (kind in ("deactivate", "team_remove") and scope.protects(user))
         ]
         if outside:
             raise AirflowFailException(
@@ -264,7 +306,12 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
 
         # A plan with changes needs allow_destructive, checked before its first request.
         try:
-            report = scim.apply_plan(plan, allow_deactivation=self.allow_deactivation)
+            report = scim.apply_plan(
+                plan,
+                allow_deactivation=self.allow_deactivation,
+                allow_team_removal=self.allow_team_removal,
+                org=self._org() if plan.team_changes else None,
+            )
         except ScimSyncError as err:
             path = self.write_report(plan, err.report, digest)
             self.log.error("%s", err)
@@ -303,7 +350,9 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
             "plan_sha256": digest,
             "plan": plan.counts(),
             "applied": report.counts() if report else None,
-            "results": [r.as_dict() for r in report.results] if report else [c.as_dict() for c in plan.changes],
+            "results": [r.as_dict() for r in report.results]
+            if report
+            else [c.as_dict() for c in plan.changes] + [t.as_dict() for t in plan.team_changes],
             "protected": plan.protected,
             "renames": plan.renames,
             "held": [c.as_dict() for c in plan.held],

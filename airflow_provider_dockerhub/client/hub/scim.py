@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -23,6 +23,7 @@ from ..core.errors import (
     DestructiveOperationRefused,
     DockerHubError,
     InvalidInputError,
+    NotFoundError,
     ProtocolError,
     RateLimitedError,
     TransportError,
@@ -37,6 +38,8 @@ from ..core.reference import path_segment
 from ..state import SessionState
 from .models import ScimUser
 from .scim_sync import KINDS, Change, SyncPlan
+from .scim_teams import TeamChange
+from .teams import TeamFlows
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +194,14 @@ class ScimOperations:
         found = yield from collect_pages(self.list_users(filter=f"userName eq {json.dumps(user_name)}"))
         return next((u for u in found if u.user_name.lower() == user_name.lower()), None)
 
-    def apply_plan(self, plan: SyncPlan, *, allow_deactivation: bool = False) -> Flow[ApplyReport]:
+    def apply_plan(
+        self,
+        plan: SyncPlan,
+        *,
+        allow_deactivation: bool = False,
+        allow_team_removal: bool = False,
+        org: str | None = None,
+    ) -> Flow[ApplyReport]:
         """One request per change of a :func:`plan_sync` plan, deactivations first, each independent of the
         others: a change that fails is recorded and the rest still run. Raises :class:`ScimSyncError` at the end
         if any failed (its ``report`` lists every user's outcome), so offboarding never waits on an unrelated
@@ -209,24 +219,53 @@ class ScimOperations:
                 f"the SCIM plan deactivates {deactivations} users: deactivation needs allow_deactivation=True "
                 "as well as the connection's allow_destructive; nothing was changed"
             )
+        removals = sum(1 for t in plan.team_changes if t.kind == "team_remove")
+        if removals and not allow_team_removal:
+            raise DestructiveOperationRefused(
+                f"the SCIM plan removes {removals} team memberships: that needs allow_team_removal=True as well "
+                "as the connection's allow_destructive; nothing was changed"
+            )
+        if plan.team_changes and not (org or self.state.config.namespace):
+            raise InvalidInputError("team changes need the organization: pass org= (or the connection's namespace)")
         report = ApplyReport()
         ordered = sorted(plan.changes, key=lambda c: (KINDS.index(c.kind), c.user_name.lower()))
-        for position, change in enumerate(ordered):
+        steps: list[Change | TeamChange] = [*ordered, *plan.team_changes]
+        usernames: dict[str, str] = {}  # userName -> Docker ID of the users this run created
+        for position, step in enumerate(steps):
             try:
-                result = yield from self._apply_one(change)
+                if isinstance(step, TeamChange):
+                    result = yield from self._apply_team(step, org or self.state.config.namespace or "", usernames)
+                else:
+                    result = yield from self._apply_one(step)
+                    if result.username:
+                        usernames[step.user_name.lower()] = result.username
             except _FATAL as exc:
-                report.results.append(ChangeResult.failed(change, exc))
-                report.results.extend(ChangeResult.not_attempted(c, exc) for c in ordered[position + 1 :])
+                report.results.append(ChangeResult.failed(step, exc))
+                report.results.extend(ChangeResult.not_attempted(c, exc) for c in steps[position + 1 :])
                 raise ScimSyncError(report, fatal=exc) from exc
-            except (ApiError, ProtocolError) as exc:
-                result = ChangeResult.failed(change, exc)
-                log.warning("SCIM %s %s failed: %s", change.kind, change.user_name, exc)
+            except (ApiError, ProtocolError, InvalidInputError) as exc:
+                result = ChangeResult.failed(step, exc)
+                log.warning("SCIM %s %s failed: %s", step.kind, step.user_name, exc)
             else:
-                log.info("SCIM %s %s: %s", change.kind, change.user_name, result.outcome)
+                log.info("SCIM %s %s: %s", step.kind, step.user_name, result.outcome)
             report.results.append(result)
         if report.failures():
             raise ScimSyncError(report)
         return report
+
+    def _apply_team(self, change: TeamChange, org: str, usernames: dict[str, str]) -> Flow[ChangeResult]:
+        username = change.username or usernames.get(change.user_name.lower())
+        if not username:
+            raise InvalidInputError(f"no Docker ID for {change.user_name}: its create did not succeed")
+        teams = TeamFlows(self.state)
+        if change.kind == "team_add":
+            yield from teams.add_group_member(org, change.team, username)
+            return ChangeResult(change.kind, change.user_name, "added", None, "POST", 200, team=change.team)
+        try:
+            yield from teams.remove_group_member(org, change.team, username)
+        except NotFoundError:  # not a member (any more): what the removal wanted, e.g. on a retried apply
+            return ChangeResult(change.kind, change.user_name, "already removed", None, "DELETE", 404, team=change.team)
+        return ChangeResult(change.kind, change.user_name, "removed", None, "DELETE", 204, team=change.team)
 
     def _apply_one(self, change: Change) -> Flow[ChangeResult]:
         if change.kind == "create":
@@ -236,7 +275,7 @@ class ScimOperations:
                 )
             except ConflictError as conflict:
                 return (yield from self._reconcile(change, conflict))
-            return ChangeResult.done(change, "created", created.id, 201)
+            return replace(ChangeResult.done(change, "created", created.id, 201), username=created.display_name)
         if change.user_id is None:
             raise InvalidInputError(f"{change.kind} of {change.user_name!r} needs the user's id")
         yield from self.replace_user(
@@ -257,16 +296,29 @@ class ScimOperations:
         differs = (change.given_name is not None and change.given_name != (names.given_name if names else None)) or (
             change.family_name is not None and change.family_name != (names.family_name if names else None)
         )
+        known = existing.display_name
         if existing.active and not differs:
-            return ChangeResult.done(change, "reconciled: already present", existing.id, 409)
+            return replace(ChangeResult.done(change, "reconciled: already present", existing.id, 409), username=known)
         yield from self.replace_user(
             existing.id, active=True, given_name=change.given_name, family_name=change.family_name
         )
         outcome = "reconciled: reactivated" if not existing.active else "reconciled: updated"
-        return ChangeResult.done(change, outcome, existing.id, 409)
+        return replace(ChangeResult.done(change, outcome, existing.id, 409), username=known)
 
 
 _DONE = {"update": "updated", "reactivate": "reactivated", "deactivate": "deactivated"}
+_METHODS = {"create": "POST", "update": "PUT", "reactivate": "PUT", "deactivate": "PUT", "team_add": "POST"}
+_METHODS["team_remove"] = "DELETE"
+
+
+def _user_id(change: Change | TeamChange) -> str | None:
+    return change.user_id if isinstance(change, Change) else None
+
+
+def _team(change: Change | TeamChange) -> str | None:
+    return change.team if isinstance(change, TeamChange) else None
+
+
 # After these, every further request would fail the same way (or make things worse, for a refused token).
 _FATAL = (AuthenticationError, RateLimitedError, TransportError, DestructiveOperationRefused, ConfigurationError)
 
@@ -275,13 +327,15 @@ _FATAL = (AuthenticationError, RateLimitedError, TransportError, DestructiveOper
 class ChangeResult:
     """What happened to one planned change (JSON primitives via :meth:`as_dict`)."""
 
-    kind: str
+    kind: str  # create | update | reactivate | deactivate | team_add | team_remove
     user_name: str
-    outcome: str  # created | updated | reactivated | deactivated | reconciled: ... | failed | not attempted
+    outcome: str  # created | updated | reactivated | deactivated | reconciled: ... | added | removed | failed | ...
     user_id: str | None = None
     method: str | None = None
     status: int | None = None
     message: str | None = None
+    team: str | None = None
+    username: str | None = None  # the Docker ID, where the answer gave it
 
     @property
     def ok(self) -> bool:
@@ -293,15 +347,33 @@ class ChangeResult:
         return cls(change.kind, change.user_name, outcome, user_id, method, status)
 
     @classmethod
-    def failed(cls, change: Change, error: BaseException, note: str = "") -> ChangeResult:
+    def failed(cls, change: Change | TeamChange, error: BaseException, note: str = "") -> ChangeResult:
         status = error.status if isinstance(error, ApiError) else None
-        method = error.method if isinstance(error, ApiError) else ("POST" if change.kind == "create" else "PUT")
+        method = error.method if isinstance(error, ApiError) else _METHODS[change.kind]
         text = (error.server_message if isinstance(error, ApiError) else None) or str(error)
-        return cls(change.kind, change.user_name, "failed", change.user_id, method, status, f"{text} {note}".strip())
+        return cls(
+            change.kind,
+            change.user_name,
+            "failed",
+            _user_id(change),
+            method,
+            status,
+            f"{text} {note}".strip(),
+            _team(change),
+        )
 
     @classmethod
-    def not_attempted(cls, change: Change, cause: BaseException) -> ChangeResult:
-        return cls(change.kind, change.user_name, "not attempted", change.user_id, None, None, f"stopped: {cause}")
+    def not_attempted(cls, change: Change | TeamChange, cause: BaseException) -> ChangeResult:
+        return cls(
+            change.kind,
+            change.user_name,
+            "not attempted",
+            _user_id(change),
+            None,
+            None,
+            f"stopped: {cause}",
+            _team(change),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -318,7 +390,7 @@ class ApplyReport:
         done = dict.fromkeys(("create", "update", "reactivate", "deactivate"), 0)
         for result in self.results:
             if result.ok:
-                done[result.kind] += 1
+                done[result.kind] = done.get(result.kind, 0) + 1
         return {**done, "failed": len(self.failures())}
 
 
@@ -331,7 +403,7 @@ class ScimSyncError(DockerHubError):
         self.fatal = fatal
         failures = report.failures()
         lines = [
-            f"  {r.kind} {r.user_name}: {r.outcome}"
+            f"  {r.kind} {r.user_name}{f' (team {r.team})' if r.team else ''}: {r.outcome}"
             + (f" ({r.method} -> HTTP {r.status})" if r.status else "")
             + (f": {r.message}" if r.message else "")
             for r in failures

@@ -29,6 +29,7 @@ from typing import Any
 from ..core.errors import InvalidInputError
 from .models import ScimUser
 from .scim_guards import Limit, SyncGuardError, check_guards, deactivation_limit
+from .scim_teams import TeamChange
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE = {"true", "1", "yes", "y", "active"}
@@ -45,6 +46,7 @@ __all__ = [  # the guards live in .scim_guards; re-exported here, where the rest
     "Scope",
     "SyncGuardError",
     "SyncPlan",
+    "TeamChange",
     "check_guards",
     "deactivation_limit",
     "desired_users",
@@ -170,6 +172,7 @@ class SyncPlan:
     protected: list[str] = field(default_factory=list)  # protected users the input would have deactivated
     renames: list[dict[str, str]] = field(default_factory=list)  # probable renames (old/new userName)
     held: list[Change] = field(default_factory=list)  # changes kept back (renames="hold")
+    team_changes: list[TeamChange] = field(default_factory=list)  # IdP group -> Hub team (see .scim_teams)
 
     def of(self, kind: str) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -183,6 +186,8 @@ class SyncPlan:
             "protected": len(self.protected),
             "renames": len(self.renames),
             "held": len(self.held),
+            "team_add": sum(1 for t in self.team_changes if t.kind == "team_add"),
+            "team_remove": sum(1 for t in self.team_changes if t.kind == "team_remove"),
         }
 
     def describe(self) -> str:
@@ -192,6 +197,7 @@ class SyncPlan:
             *(f"  protected  {u} (not deactivated: in protected_users)" for u in self.protected),
             *(f"  rename?    {r['old']} -> {r['new']} ({r['reason']})" for r in self.renames),
             *(f"  held       {c.kind} {c.user_name} (probable rename)" for c in self.held),
+            *(f"  {t.kind:<10} {t.user_name} ({t.team})" for t in self.team_changes),
         ]
         return "\n".join(lines)
 
@@ -209,6 +215,7 @@ class SyncPlan:
             "renames": [dict(r) for r in self.renames],
             "held": [c.as_dict() for c in self.held],
             "ignored": list(self.ignored),
+            "team_changes": [t.as_dict() for t in self.team_changes],
         }
 
     @classmethod
@@ -227,6 +234,7 @@ class SyncPlan:
             protected=[str(u) for u in doc.get("protected", [])],
             renames=[{str(k): str(v) for k, v in r.items()} for r in doc.get("renames", [])],
             held=[Change.from_dict(c) for c in doc.get("held", [])],
+            team_changes=[TeamChange.from_dict(t) for t in doc.get("team_changes", [])],
         )
 
 

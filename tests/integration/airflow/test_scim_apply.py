@@ -242,3 +242,56 @@ def test_bad_input_is_refused_before_any_request(hub: HubEmulator, conn: Callabl
             task_id="scim", users=[seeded(1)], max_deactivations=1.5, dockerhub_conn_id=conn()
         ).execute({})
     assert hub.requests == []
+
+
+def test_idp_groups_become_hub_team_memberships(hub: HubEmulator, conn: Callable[..., str], tmp_path: Path) -> None:
+    extra = {"hub_url": hub.url, "namespace": "acme", "scim_token": "scim-token", "allow_destructive": True}
+    with DockerHubSession(ClientConfig.from_fields("alice", "alice-pat", extra)) as session:
+        for email in ("ada@example.com", "bob@example.com"):  # provisioned earlier: org members by Docker ID
+            session.scim.create_user(email, given_name=email.split("@")[0].title(), family_name="Example")
+        session.hub.create_group("acme", "developers")
+        session.hub.create_group("acme", "admins")
+        session.hub.add_group_member("acme", "developers", "bob")  # bob has left Engineering
+        session.hub.add_group_member("acme", "developers", "alice")  # the owner, added by hand: not the sync's
+    export = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": 3,
+        "Resources": [
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user,
+                "name": {"givenName": user.split("@")[0].title(), "familyName": "Example"},
+                "active": True,
+                "groups": [{"display": g} for g in groups],
+            }
+            for user, groups in (
+                ("ada@example.com", ["Engineering", "Docker Admins"]),
+                ("bob@example.com", ["Sales"]),
+                ("cy@example.com", ["Engineering"]),  # a new hire: created, then added by the ID Docker gave
+            )
+        ],
+    }
+    source = tmp_path / "okta-scim.json"
+    source.write_text(json.dumps(export))
+    sync = {
+        "task_id": "scim",
+        "source": str(source),
+        "managed_domains": ["example.com"],
+        "team_map": {"Engineering": "developers", "Docker Admins": "admins"},
+        "dockerhub_conn_id": conn(),
+    }
+    with pytest.raises(AirflowFailException, match="allow_team_removal=True"):
+        DockerHubScimSyncOperator(**sync).execute({})  # type: ignore[arg-type]
+    result = DockerHubScimSyncOperator(**sync, allow_team_removal=True).execute({})  # type: ignore[arg-type]
+    assert sorted((c["kind"], c["user_name"], c.get("team"), c["outcome"]) for c in result["changes"]) == [
+        ("create", "cy@example.com", None, "created"),
+        ("team_add", "ada@example.com", "admins", "added"),
+        ("team_add", "ada@example.com", "developers", "added"),
+        ("team_add", "cy@example.com", "developers", "added"),
+        ("team_remove", "bob@example.com", "developers", "removed"),
+    ]
+    org = hub.state.get_org("acme")
+    assert sorted(org.groups["developers"].members) == ["ada", "alice", "cy"]
+    assert org.groups["admins"].members == ["ada"]
+    again = DockerHubScimSyncOperator(**sync).execute({})  # type: ignore[arg-type]
+    assert again["changes"] == [] and again["team_add"] == again["team_remove"] == 0

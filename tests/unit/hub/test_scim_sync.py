@@ -238,3 +238,40 @@ def test_drift_of_a_pinned_plan() -> None:
     # The user the plan deactivates was deleted and re-created under a new id: drift.
     reasons, _ = drift(plan, [user("gone@example.com", "5"), user("ann@example.com", "2", given="A")])
     assert reasons == ["gone@example.com: planned deactivate of id 1, no longer listed"]
+
+
+def test_team_plan_adds_and_removes_only_managed_members() -> None:
+    from airflow_provider_dockerhub.client.hub.models import OrgMember
+    from airflow_provider_dockerhub.client.hub.scim_teams import TeamChange, plan_teams
+
+    def scim(email: str, docker_id: str) -> ScimUser:
+        return ScimUser.model_validate({"id": docker_id, "userName": email, "displayName": docker_id, "active": True})
+
+    current = [scim("ada@corp.example", "ada"), scim("bob@corp.example", "bob"), scim("bot@corp.example", "bot")]
+    desired = desired_users(
+        [
+            {"userName": "ada@corp.example", "groups": "Engineering;Docker Admins"},
+            {"userName": "new@corp.example", "groups": ["Engineering"]},
+            {"userName": "bob@corp.example", "groups": "Sales"},
+            {"userName": "off@corp.example", "groups": "Engineering", "active": False},
+        ]
+    )
+    members = {
+        "developers": [
+            OrgMember(username="bob"),  # a SCIM user no longer in Engineering: removed
+            OrgMember(username="alice", email="alice@corp.example"),  # added by hand, not a SCIM user: kept
+            OrgMember(username="bot"),  # protected: kept
+        ],
+        "admins": [],
+    }
+    team_map = {"Engineering": "developers", "Docker Admins": "admins"}
+    changes = plan_teams(desired, current, members, team_map, Scope.of(protected_users=["bot@corp.example"]))
+    assert changes == [
+        TeamChange("team_remove", "developers", "bob@corp.example", "bob"),
+        TeamChange("team_add", "admins", "ada@corp.example", "ada"),
+        TeamChange("team_add", "developers", "ada@corp.example", "ada"),
+        TeamChange("team_add", "developers", "new@corp.example", None),  # created this run: its ID comes later
+    ]
+    plan = SyncPlan(team_changes=changes)
+    assert SyncPlan.from_document(json.loads(plan_bytes(plan.to_document()))).team_changes == changes
+    assert plan.counts()["team_add"] == 3 and plan.counts()["team_remove"] == 1

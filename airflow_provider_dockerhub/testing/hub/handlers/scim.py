@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from starlette.responses import Response
 
 from ..http import JSON, Call, int_query, scim_response
@@ -67,9 +69,21 @@ class ScimHandlers(HandlerBase):
     def _scim_user_create(self, call: Call) -> Response:
         body = self._scim_body(call)
         user = self.scim.create(body.get("userName"), body.get("name"))
+        self._join_org(user.display_name, user.user_name, f"{user.given_name} {user.family_name}".strip())
         response = scim_response(self.scim.user_json(user, call.base_url), 201)
         response.headers["Location"] = f"{call.base_url}/v2/scim/2.0/Users/{user.id}"
         return response
+
+    def _join_org(self, username: str, email: str, full_name: str) -> None:
+        """Docker assigns a SCIM-created user to the organization (the spec's POST /Users: "assigned to the
+        organization on the company team"), under its Docker ID, so team membership by Docker ID works."""
+        org = getattr(self, "scim_org", None)
+        if org is None:
+            return
+        if username not in self.state.users:
+            self.state.add_user(username, secrets.token_hex(16), email=email, full_name=full_name or None)
+        if username not in self.state.get_org(org).members:  # an existing member keeps their role
+            self.state.add_member(org, username)
 
     def _scim_user_get(self, call: Call) -> Response:
         return scim_response(self.scim.user_json(self.scim.get(call.params["id"]), call.base_url))
