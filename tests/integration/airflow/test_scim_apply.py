@@ -295,3 +295,35 @@ def test_idp_groups_become_hub_team_memberships(hub: HubEmulator, conn: Callable
     assert org.groups["admins"].members == ["ada"]
     again = DockerHubScimSyncOperator(**sync).execute({})  # type: ignore[arg-type]
     assert again["changes"] == [] and again["team_add"] == again["team_remove"] == 0
+
+
+def test_the_async_client_applies_the_same_plan(hub: HubEmulator) -> None:
+    import asyncio
+
+    from airflow_provider_dockerhub.client import AsyncDockerHubSession
+
+    hub.seed_scim_users(3)
+    hub.scim.verified_domains = {"example.com"}
+    leaver = next(u.id for u in hub.scim.users.values() if u.user_name == "user000003@example.com")
+    plan = SyncPlan(
+        changes=[
+            Change("create", "x@unverified.example"),
+            Change("create", "user000001@example.com"),  # a 409: reconciled
+            Change("deactivate", "user000003@example.com", leaver),  # applied first all the same
+        ]
+    )
+    extra = {"hub_url": hub.url, "scim_token": "scim-token", "allow_destructive": True}
+
+    async def run() -> ScimSyncError:
+        async with AsyncDockerHubSession(ClientConfig.from_fields(None, None, extra)) as session:
+            with pytest.raises(ScimSyncError) as caught:
+                await session.scim.apply_plan(plan, allow_deactivation=True)
+            return caught.value
+
+    error = asyncio.run(run())
+    assert [(r.user_name, r.outcome) for r in error.report.results] == [
+        ("user000003@example.com", "deactivated"),
+        ("user000001@example.com", "reconciled: already present"),
+        ("x@unverified.example", "failed"),
+    ]
+    assert "create x@unverified.example: failed (POST -> HTTP 400)" in str(error)
