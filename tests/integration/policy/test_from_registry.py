@@ -389,3 +389,77 @@ def test_spdx_parser_keeps_both_license_fields_and_skips_noassertion() -> None:
             spdx_packages(broken)
     with pytest.raises(ValueError, match="CycloneDX"):
         cyclonedx_packages(json.loads('{"components": []}'))
+
+
+def test_openvex_referrer_suppresses_and_an_unreadable_one_does_not(token_session: DockerHubSession) -> None:
+    from airflow_provider_dockerhub.client.policy.evidence import Vulnerability
+
+    image = Image(files={"x": b"vex-referrer"}, user="65532")
+    subject = push_raw(token_session.registry, "chain/vex", image, "v1")
+    vex = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://acme.example/vex/1",
+        "author": "security@acme.example",
+        "statements": [
+            {"vulnerability": {"name": "CVE-2023-5363"}, "products": ["pkg:docker/chain/vex"], "status": "fixed"}
+        ],
+    }
+    good = referrer_artifact(
+        image.manifest, "application/vnd.openvex+json", [("application/vnd.openvex+json", canonical(vex), None)]
+    )
+    bad = referrer_artifact(
+        image.manifest, "application/vnd.openvex+json", [("application/vnd.openvex+json", b"{not json", None)]
+    )
+    push_referrers(token_session.registry, "chain/vex", subject, [good, bad])
+    evidence = gather_registry_evidence(token_session.registry, "chain/vex", "v1")
+    assert [(s.source, s.id, s.reason) for s in evidence.vex] == [("vex", "CVE-2023-5363", "fixed")]
+    assert (
+        "unreadable (suppresses nothing)" in evidence.sources["vex"]
+        and "1 suppressing statements" in evidence.sources["vex"]
+    )
+    # Registry evidence carries no scan: give it one, and the VEX statement suppresses the CVE it names, only that.
+    evidence.vulnerabilities = [
+        Vulnerability("CVE-2023-5363", "HIGH", 7.5, "pkg:deb/debian/openssl@3.0.11", "3.0.13"),
+        Vulnerability("CVE-2024-0727", "HIGH", 7.5, "pkg:deb/debian/openssl@3.0.11", "3.0.13"),
+    ]
+    result = evaluate(evidence, ["fixable-vulnerabilities"]).results[0]
+    assert [v["id"] for v in result.violations] == ["CVE-2024-0727"]
+    assert result.suppressed[0]["suppression"]["source"] == "vex"
+
+
+def test_base_images_from_provenance_materials(token_session: DockerHubSession) -> None:
+    host = token_session.config.registry_host
+    base = Image(files={"os": b"base-for-materials"})
+    base_digest = push_raw(token_session.registry, "chain/base", base, "1")
+    materials = [
+        {"uri": "pkg:docker/docker/dockerfile@1", "digest": {"sha256": "9" * 64}},  # the frontend: not a base image
+        {"uri": f"pkg:docker/{host}/chain/base@1?platform=linux%2Famd64", "digest": {"sha256": base_digest[7:]}},
+        {"uri": "pkg:docker/golang@1.22?platform=linux%2Famd64", "digest": {"sha256": "8" * 64}},  # Docker Hub
+        {
+            "uri": f"pkg:docker/{host}/chain/base@{base_digest}?platform=linux%2Famd64",
+            "digest": {"sha256": base_digest[7:]},
+        },
+    ]
+    image = Image(files={"app": b"multi-stage"}, user="65532")
+    predicate = {**max_provenance(), "materials": materials}
+    statements = [
+        (SPDX_PREDICATE, in_toto_statement(image.manifest, SPDX_PREDICATE, spdx_sbom(PACKAGES))),
+        (SLSA_V02, in_toto_statement(image.manifest, SLSA_V02, predicate)),
+    ]
+    push_index(token_session.registry, "chain/app", attested_index([(image, attestation_manifest(statements))]), "v1")
+    evidence = gather_registry_evidence(token_session.registry, "chain/app", "v1")
+    assert evidence.provenance_mode == "max"
+    assert evidence.base_images is not None
+    [ours, hub, pinned] = evidence.base_images
+    assert (ours.reference, ours.current) == (f"{host}/chain/base:1", True)
+    assert hub.reference == "docker.io/library/golang:1.22" and hub.current is None and "not the connection" in hub.why
+    assert pinned.tag is None and pinned.current is None and "pinned by digest" in pinned.why
+    # Every stage's base is checked: the Hub one cannot be looked up here, so the policy has no data.
+    assert (
+        statuses(evidence, config=None) and evaluate(evidence, ["no-stale-base-images"]).results[0].status == "unknown"
+    )
+    config = {"approved-base-images": {"allowed_base_images": [f"{host}/chain/*"], "allowed_distros_only": False}}
+    approved = evaluate(evidence, ["approved-base-images"], config).results[0]
+    assert approved.status == "non_compliant" and [v["id"] for v in approved.violations] == [
+        "docker.io/library/golang:1.22"
+    ]
