@@ -218,7 +218,8 @@ class PageLoop:
             while len(self._recent) > self.pages.window:
                 self._recent.popleft()
         self.distinct += len(new)
-        self.duplicates += len(items) - len(new)
+        if self._pass == 1:  # a second pass re-reads on purpose: its repeats are not the server's
+            self.duplicates += len(items) - len(new)
         if new:  # repeats on a page that also moved on are a shift (an insert): they widen the guard
             self._shifted += len(items) - len(new)
         # "Full" compares with the largest page so far (a capped server's pages are all 50), and on the first
