@@ -455,9 +455,7 @@ def test_base_images_from_provenance_materials(token_session: DockerHubSession) 
     assert hub.reference == "docker.io/library/golang:1.22" and hub.current is None and "not the connection" in hub.why
     assert pinned.tag is None and pinned.current is None and "pinned by digest" in pinned.why
     # Every stage's base is checked: the Hub one cannot be looked up here, so the policy has no data.
-    assert (
-        statuses(evidence, config=None) and evaluate(evidence, ["no-stale-base-images"]).results[0].status == "unknown"
-    )
+    assert evaluate(evidence, ["no-stale-base-images"]).results[0].status == "unknown"
     config = {"approved-base-images": {"allowed_base_images": [f"{host}/chain/*"], "allowed_distros_only": False}}
     approved = evaluate(evidence, ["approved-base-images"], config).results[0]
     assert approved.status == "non_compliant" and [v["id"] for v in approved.violations] == [
