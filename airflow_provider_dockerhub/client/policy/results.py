@@ -51,8 +51,8 @@ Check = Callable[[ImageEvidence, dict[str, Any], EvaluationContext], Outcome]
 
 @dataclass(frozen=True)
 class Policy:
-    """A policy: its ``--policy-config`` ID, display name, default settings, check, and the allowed values of
-    its list settings (``choices``). ``sources`` cites the Docker documentation the check follows."""
+    """A policy: its ``--policy-config`` ID, display name, default settings, check, the allowed values of its
+    list settings (``choices``) and the settings that may be ``None`` (``nullable``: "Docker's own list")."""
 
     id: str
     name: str
