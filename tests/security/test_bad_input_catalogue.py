@@ -445,7 +445,7 @@ CASES: list[Case] = [
         "scim-csv-bad-active-flag",
         scim_file("userName,active\nann@example.com,maybe\n"),
         InvalidInputError,
-        "'active' must be true or false",
+        "'active' is 'maybe', which is not in the native status vocabulary",
     ),
     Case("scim-json-not-a-list", scim_file('{"people": []}', "json"), InvalidInputError, "must be a list"),
     Case("scim-json-invalid", scim_file('[{"userName": "a@x.io"', "json"), InvalidInputError, "not valid JSON"),

@@ -485,7 +485,9 @@ def test_scim_deactivation(
     )
     deactivated = allow_deactivation and allow and not dry_run
     if dry_run:
-        assert op.execute(CONTEXT) == {
+        result = op.execute(CONTEXT)
+        kinds = ("create", "update", "reactivate", "deactivate", "unchanged", "dry_run", "applied")
+        assert {k: result[k] for k in kinds} == {
             "create": 0,
             "update": 0,
             "reactivate": 0,
@@ -494,6 +496,9 @@ def test_scim_deactivation(
             "dry_run": True,
             "applied": False,
         }
+        assert result["changes"] == [
+            {"user_name": leaving.user_name, "kind": "deactivate", "detail": "not in the input"}
+        ]
     elif not allow_deactivation:
         with pytest.raises(AirflowFailException, match="allow_deactivation=True"):
             op.execute(CONTEXT)

@@ -179,8 +179,10 @@ def detect(header: Sequence[str]) -> IdpFormat:
         if all(found.find((column,)) for column in preset.signature):
             return preset
     raise InvalidInputError(
-        f"the CSV is none of the known exports (columns: {sorted(found.by_key.values())}); pass idp= "
-        f"({', '.join(PRESETS)}) or a column_map naming at least the user_name column"
+        "the CSV has no 'userName' column, nor the user column of a known IdP export ('Login' for Okta, "
+        "'userPrincipalName' for Entra ID, 'Email Address [Required]' for Google Workspace) "
+        f"(columns: {sorted(found.by_key.values())}); pass idp= ({', '.join(PRESETS)}) or a column_map naming "
+        "at least the user_name column"
     )
 
 

@@ -145,7 +145,7 @@ def test_status_values_extend_a_preset() -> None:
 @pytest.mark.parametrize(
     ("text", "kwargs", "message"),
     [
-        ("email\nx@example.com\n", {}, "none of the known exports"),
+        ("email\nx@example.com\n", {}, "no 'userName' column, nor the user column of a known IdP export"),
         ("userName\nx@example.com\nX@example.com\n", {}, "duplicate userName"),
         ("userName\nnot-an-email\n", {}, "not an email"),
         ("userName,active\nx@example.com,maybe\n", {}, "not in the native status vocabulary"),
