@@ -373,8 +373,9 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         out: dict[str, Any] = {**counts, **result}
         if applied:
             out["done"] = applied
-        out["renames"] = plan.renames
-        out["protected"] = plan.protected
+        for name, values in (("renames", plan.renames), ("protected", plan.protected)):
+            if len(values) <= XCOM_CHANGES:
+                out[name] = values  # else the counts say how many, and the report lists them
         if len(entries) <= XCOM_CHANGES:
             out["changes"] = entries
         else:
