@@ -151,7 +151,12 @@ def export_child(events: int, out_dir: Path) -> dict[str, Any]:
 
     def export(start: datetime, end: datetime, name: str) -> tuple[dict[str, Any], float]:
         op = DockerHubAuditLogExportOperator(
-            task_id="audit_export", destination=str(out_dir / name), start=start, end=end, dockerhub_conn_id=CONN_ID
+            # Each export in its own root: an export root keeps a watermark, and a partition is never overwritten.
+            task_id="audit_export",
+            destination=str(out_dir / name.removesuffix(".jsonl") / name),
+            start=start,
+            end=end,
+            dockerhub_conn_id=CONN_ID,
         )
         began = time.perf_counter()
         result = op.execute({})
@@ -171,12 +176,12 @@ def export_child(events: int, out_dir: Path) -> dict[str, Any]:
     result, elapsed = export(AUDIT_START, end, "events.jsonl")
     peak = status_kib("VmHWM") if peak_source == "VmHWM" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert result["count"] == events, result
-    lines = sum(1 for _ in (out_dir / "events.jsonl").open())
+    lines = sum(1 for _ in (out_dir / "events" / "events.jsonl").open())
     assert lines == events, lines
 
     # Python allocations only, on a second run (tracemalloc slows it down, so it is not the timed one).
     tracemalloc.start()
-    export(AUDIT_START, end, "events.jsonl")
+    export(AUDIT_START, end, "twin.jsonl")
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {
@@ -188,7 +193,7 @@ def export_child(events: int, out_dir: Path) -> dict[str, Any]:
         "rss_growth_kib": peak - rss_before,
         "peak_source": peak_source,
         "tracemalloc_peak_kib": traced_peak // 1024,
-        "output_bytes": (out_dir / "events.jsonl").stat().st_size,
+        "output_bytes": (out_dir / "events" / "events.jsonl").stat().st_size,
     }
 
 
