@@ -373,7 +373,8 @@ class DockerHubScimSyncOperator(DockerHubBaseOperator):
         out: dict[str, Any] = {**counts, **result}
         if applied:
             out["done"] = applied
-        for name, values in (("renames", plan.renames), ("protected", plan.protected)):
+        # Named apart from the counts of the same things ("renames", "protected").
+        for name, values in (("rename_pairs", plan.renames), ("protected_users", plan.protected)):
             if len(values) <= XCOM_CHANGES:
                 out[name] = values  # else the counts say how many, and the report lists them
         if len(entries) <= XCOM_CHANGES:

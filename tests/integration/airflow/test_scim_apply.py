@@ -113,7 +113,8 @@ def test_scope_and_protected_users(hub: HubEmulator, conn: Callable[..., str]) -
         dockerhub_conn_id=conn(),
     ).execute({})
     assert [(c["user_name"], c["outcome"]) for c in result["changes"]] == [("user000004@example.com", "deactivated")]
-    assert result["protected"] == ["ci-bot@example.com"] and result["out_of_scope"] == 1
+    assert result["protected_users"] == ["ci-bot@example.com"] and result["protected"] == 1
+    assert result["out_of_scope"] == 1
     assert bot.active is True and state(hub, "partner.example")["user000005@partner.example"][2] is True
 
 
