@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_dockerhub.client import InvalidInputError
 from airflow_provider_dockerhub.client.policy.engine import PolicyReport, evaluate, prepare
 from airflow_provider_dockerhub.client.policy.evidence import Vulnerability
 from airflow_provider_dockerhub.client.policy.from_scout import scout_packages
+from airflow_provider_dockerhub.client.policy.rules import pattern_matches
 from airflow_provider_dockerhub.client.policy.vex import vex_suppressions
 from airflow_provider_dockerhub.client.scout.api import ScoutImage
 
@@ -301,3 +304,38 @@ def test_cli_config_names_and_the_docs_alias() -> None:
     selected, _, _ = prepare(None, {"policies": [{"name": "no-copyleft-licenses", "enabled": False}]})
     assert "copyleft-license" not in selected, src.CONFIG_NAME
     assert prepare(None, {"policies": [{"name": "No copyleft licenses", "weight": 0}]})[0][2] == "copyleft-license"
+
+
+# -- properties ------------------------------------------------------------------------------------------------
+
+
+REFERENCE = st.from_regex(r"[a-z0-9.:-]{1,12}(/[a-z0-9._-]{1,10}){1,3}(:[a-zA-Z0-9._-]{1,12})?", fullmatch=True)
+CVE = st.integers(min_value=1000, max_value=99999).map(lambda n: f"CVE-2024-{n}")
+PURL = st.sampled_from(["pkg:deb/debian/openssl@3", "pkg:npm/ws@8", "pkg:pypi/requests@2", "pkg:apk/alpine/zlib@1"])
+VULN = st.builds(
+    lambda cve, purl, severity: Vulnerability(cve, severity, 9.0, purl, "99"),
+    CVE,
+    PURL,
+    st.sampled_from(["CRITICAL", "HIGH"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reference=REFERENCE)
+def test_star_approves_everything_and_a_literal_only_itself(reference: str) -> None:
+    assert pattern_matches("*", reference)
+    assert pattern_matches(reference, reference)
+    assert not pattern_matches(reference + "x", reference)
+    registry = reference.split("/", 1)[0]
+    assert pattern_matches(registry + "/*", reference)
+
+
+@settings(max_examples=100, deadline=None)
+@given(vulns=st.lists(VULN, max_size=8), extra=VULN)
+def test_a_report_accepts_itself_and_any_new_identity_fails(vulns: list[Vulnerability], extra: Vulnerability) -> None:
+    baseline = gate(vulns)
+    assert baseline.diff(baseline).new == [] and baseline.failures(baseline) == []
+    candidate = gate([*vulns, extra])
+    known = {(v.id.upper(), v.package.split("@")[0]) for v in vulns}
+    new = (extra.id.upper(), extra.package.split("@")[0]) not in known
+    assert ("fixable-vulnerabilities" in candidate.failures(baseline)) == new
