@@ -13,6 +13,7 @@ push's digest on them would fire a DAG scheduled on another image. The event's e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator, def
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_dockerhub.client.registry.resume import ResumeStore
+    from airflow_provider_dockerhub.client.registry.transfer import TransferEngine
     from airflow_provider_dockerhub.client.registry.upload import BlobPusher
 
 
@@ -41,6 +44,54 @@ def check_image_outlets(operator: DockerHubBaseOperator, registry_url: str, repo
         )
 
 
+def resume_store_for(location: str | None, context: Context) -> ResumeStore | None:
+    """The resume store of one task instance: ``<location>/<dag_id>/<run_id>/<task_id>[/<map_index>]`` as an
+    ``ObjectStoragePath`` (``file:///shared/...`` on a volume every worker mounts, ``s3://bucket/...``), so any
+    worker running the next try finds what this try saved; ``None`` when no location is configured.
+
+    Why object storage and not XCom or Variables: a task's XComs are cleared when its next try starts, and a
+    Variable is global metadata written through the API server once per chunk of every blob in flight; object
+    storage the user already runs is built for small, frequent writes and is readable from any worker."""
+    if not location:
+        return None
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_dockerhub.client.registry.resume import PathResumeStore
+
+    ti = context["ti"]
+    parts = [ti.dag_id, ti.run_id, ti.task_id] + ([str(ti.map_index)] if ti.map_index >= 0 else [])
+    root = ObjectStoragePath(location)
+    for part in parts:
+        root = root / re.sub(r"[^A-Za-z0-9._-]", "_", str(part))
+    return PathResumeStore(root)
+
+
+class _TransferOperatorMixin:
+    """What the push and copy operators share: concurrency, the resume store, and ``on_kill``.
+
+    ``on_kill`` (Airflow's SIGTERM: a worker shutting down or evicted, a task marked failed, ``execution_timeout``):
+    with a ``resume_store`` the transfer stops with each blob's chunk in flight finished, and keeps the upload
+    sessions and their resume state, because the next try is exactly what resumes them (a session never resumed
+    is purged by the registry, after 168 h on distribution). Without one, nothing could resume them: they are
+    deleted at once, as before. A SIGKILL runs no code; the state saved after the last chunk is what the next
+    try reads.
+    """
+
+    resume_store: str | None
+    _engine: TransferEngine | None
+
+    def _transfer_engine(self, max_concurrent_blobs: int | None) -> TransferEngine:
+        from airflow_provider_dockerhub.client.registry.transfer import TransferEngine
+
+        self._engine = TransferEngine(max_concurrent_blobs)
+        return self._engine
+
+    def on_kill(self) -> None:
+        engine = self._engine
+        if engine is not None:
+            engine.cancel(keep_sessions=bool(self.resume_store))
+
+
 def image_event(result: Any) -> dict[str, Any]:
     """The image Asset event's extra: the digest, and where it now is."""
     return {"digest": result.digest, "registry": result.registry, "repository": result.repository, "tags": result.tags}
@@ -54,9 +105,19 @@ class DockerHubPushBlobOperator(DockerHubBaseOperator):
     :param digest: expected digest, if known: enables skip-if-present and is verified before commit.
     :param mount_from: a repository of the same registry that may already hold the blob (cross-repo mount).
     :param chunk_size: PATCH chunk size in bytes (default 64 MiB); memory stays near one 1 MiB piece.
+    :param resume_store: where the upload's resume state is kept between tries (``file:///shared/dir``,
+        ``s3://bucket/prefix``: an ``ObjectStoragePath`` every worker can reach); a push killed mid-blob then
+        resumes from the registry's session on the next try. ``on_kill`` keeps the session when it is set.
     """
 
-    template_fields: Sequence[str] = ("repository", "path", "digest", "mount_from", "dockerhub_conn_id")
+    template_fields: Sequence[str] = (
+        "repository",
+        "path",
+        "digest",
+        "mount_from",
+        "dockerhub_conn_id",
+        "resume_store",
+    )
 
     def __init__(
         self,
@@ -66,6 +127,7 @@ class DockerHubPushBlobOperator(DockerHubBaseOperator):
         digest: str | None = None,
         mount_from: str | None = None,
         chunk_size: int | None = None,
+        resume_store: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,12 +136,14 @@ class DockerHubPushBlobOperator(DockerHubBaseOperator):
         self.digest = digest
         self.mount_from = mount_from
         self.chunk_size = chunk_size
+        self.resume_store = resume_store
         self._pusher: BlobPusher | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         options: dict[str, Any] = {"digest": self.digest or None, "mount_from": self.mount_from or None}
         if self.chunk_size:
             options["chunk_size"] = self.chunk_size
+        options["resume"] = resume_store_for(self.resume_store, context)
         registry = self.hook.registry
         self._pusher = registry.blob_pusher(self.repository, self.path, **options)
         try:
@@ -97,12 +161,13 @@ class DockerHubPushBlobOperator(DockerHubBaseOperator):
         return result.as_xcom()
 
     def on_kill(self) -> None:
-        # The push loop sees the flag between 1 MiB pieces and deletes the registry's upload session.
+        # Without a resume store the push loop sees the flag between 1 MiB pieces and deletes the registry's
+        # upload session; with one it finishes its chunk and keeps the session for the next try.
         if self._pusher is not None:
-            self._pusher.cancel()
+            self._pusher.cancel(keep_session=bool(self.resume_store))
 
 
-class DockerHubPushImageOperator(DockerHubBaseOperator):
+class DockerHubPushImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
     """Push an OCI image layout directory (``docker buildx --output type=oci``, skopeo, oras) under tags.
 
     Blobs first (skipped when present, mounted when ``mount_from`` has them), then child manifests by digest,
@@ -110,11 +175,23 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
     ``TransferResult.as_xcom()``: ``{"digest", "registry", "repository", "tags", "media_type", "manifests",
     "blobs_uploaded", "blobs_mounted", "blobs_skipped", "bytes_uploaded"}``.
 
+    :param layout_path: the layout directory: a local path, or an object storage URL (``s3://...``,
+        ``file://...``), read through ``ObjectStoragePath``.
     :param registry: the registry the connection pushes to, for the image Asset declared at parse time
         (``docker.io`` by default; ``"registry.example.com:5000"`` for a private one). Checked at run time.
+    :param max_concurrent_blobs: blobs transferred at once, across all platforms (default 6, at most 32).
+    :param resume_store: where resume state is kept between tries (an ``ObjectStoragePath`` URL every worker
+        can reach, e.g. ``file:///shared/dockerhub-resume``); a push killed mid-blob resumes on the next try.
     """
 
-    template_fields: Sequence[str] = ("layout_path", "repository", "tags", "ref_name", "dockerhub_conn_id")
+    template_fields: Sequence[str] = (
+        "layout_path",
+        "repository",
+        "tags",
+        "ref_name",
+        "dockerhub_conn_id",
+        "resume_store",
+    )
 
     def __init__(
         self,
@@ -127,6 +204,8 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
         chunk_size: int | None = None,
         emit_asset: bool = True,
         registry: str | None = None,
+        max_concurrent_blobs: int | None = None,
+        resume_store: str | None = None,
         **kwargs: Any,
     ) -> None:
         outlets = default_image_outlets(repository, kwargs.get("outlets"), emit_asset, registry or DOCKER_HUB)
@@ -139,21 +218,31 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
         self.ref_name = ref_name
         self.mount_from = mount_from
         self.chunk_size = chunk_size
+        self.max_concurrent_blobs = max_concurrent_blobs
+        self.resume_store = resume_store
+        self._engine = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_dockerhub.client.registry.layout import push_layout
 
         tags = [self.tags] if isinstance(self.tags, str) else list(self.tags)
         check_image_outlets(self, self.hook.get_config().registry_url, self.repository)
+        layout: Any = self.layout_path
+        if "://" in layout:
+            from airflow.sdk import ObjectStoragePath
+
+            layout = ObjectStoragePath(layout)
         try:
             result = push_layout(
                 self.hook.registry,
-                self.layout_path,
+                layout,
                 self.repository,
                 tags,
                 ref_name=self.ref_name or None,
                 mount_from=self.mount_from or None,
                 chunk_size=self.chunk_size,
+                resume=resume_store_for(self.resume_store, context),
+                engine=self._transfer_engine(self.max_concurrent_blobs),
             )
         finally:
             self.hook.close()
@@ -170,18 +259,22 @@ class DockerHubPushImageOperator(DockerHubBaseOperator):
         return result.as_xcom()
 
 
-class DockerHubCopyImageOperator(DockerHubBaseOperator):
+class DockerHubCopyImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
     """Copy or promote ``source`` to ``destination`` (another tag, repository, or registry).
 
     ``source`` is ``repo:tag`` or ``repo@digest``; ``destination`` is ``repo:tag`` (plus ``extra_tags``). Within
     one registry, layers are mounted, never pulled; a multi-platform index is copied whole, so the destination
-    digest equals the source's. ``destination_conn_id`` targets another registry (blobs are streamed through
-    a temporary file, digest-verified). Emits the image Asset event for the destination. Returns
+    digest equals the source's. ``destination_conn_id`` targets another registry: each blob is streamed from
+    the source's GET into the destination's upload (no temporary file), ``max_concurrent_blobs`` at once, its
+    digest verified before the commit. Emits the image Asset event for the destination. Returns
     ``TransferResult.as_xcom()``, the image push's shape.
 
     :param registry: the destination's registry, for the image Asset declared at parse time (default: the host
         ``destination`` names, else ``docker.io``). Checked at run time against the destination connection.
     :param gate_report_hash: the policy gate's ``report_hash`` (templated), added to the Asset event's extra.
+    :param max_concurrent_blobs: blobs transferred at once, across all platforms (default 6, at most 32).
+    :param resume_store: where resume state is kept between tries (an ``ObjectStoragePath`` URL every worker
+        can reach); a copy killed mid-blob resumes on the next try.
     """
 
     template_fields: Sequence[str] = (
@@ -191,6 +284,7 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         "dockerhub_conn_id",
         "destination_conn_id",
         "gate_report_hash",
+        "resume_store",
     )
 
     def __init__(
@@ -203,6 +297,8 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         emit_asset: bool = True,
         registry: str | None = None,
         gate_report_hash: str | None = None,
+        max_concurrent_blobs: int | None = None,
+        resume_store: str | None = None,
         **kwargs: Any,
     ) -> None:
         named = _named_image(destination)
@@ -219,6 +315,9 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
         # The policy gate's report hash (its XCom "report_hash"), carried in the Asset event so a deploy can
         # refuse a digest that was never gated (policy.py, "gated.json").
         self.gate_report_hash = gate_report_hash
+        self.max_concurrent_blobs = max_concurrent_blobs
+        self.resume_store = resume_store
+        self._engine = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_dockerhub.client.core.errors import InvalidInputError
@@ -245,6 +344,8 @@ class DockerHubCopyImageOperator(DockerHubBaseOperator):
                 dst.repository,
                 tags,
                 destination=destination_registry if destination_hook else None,
+                resume=resume_store_for(self.resume_store, context),
+                engine=self._transfer_engine(self.max_concurrent_blobs),
             )
         finally:
             self.hook.close()

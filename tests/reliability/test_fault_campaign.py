@@ -872,15 +872,17 @@ def copy_target(c: Campaign, src: SourceImage, dst: str, mode: str, target: str)
     return table[target]
 
 
-def run_copy(c: Campaign, area: Area, name: str, *, src: SourceImage, dst: str, mode: str, expect: Expect) -> OpRecord:
+def run_copy(
+    c: Campaign, area: Area, name: str, *, src: SourceImage, dst: str, mode: str, expect: Expect, **options: Any
+) -> OpRecord:
     tags = ["v1", "promoted"]
 
     def operation(waits: list[float]) -> Any:
         with c.session(waits) as dst_session, c.session(waits, registry_url=c.world.reg_proxy2.url) as src_session:
             if mode == "mount":  # one client for both ends: blobs are mounted across repositories
-                return dst_session.registry.copy_image(src.repository, "v1", dst, tags, chunk_size=CHUNK)
+                return dst_session.registry.copy_image(src.repository, "v1", dst, tags, chunk_size=CHUNK, **options)
             return src_session.registry.copy_image(
-                src.repository, "v1", dst, tags, destination=dst_session.registry, chunk_size=CHUNK
+                src.repository, "v1", dst, tags, destination=dst_session.registry, chunk_size=CHUNK, **options
             )
 
     def verify(result: Any) -> None:
@@ -1276,7 +1278,18 @@ def test_non_idempotent_requests_are_never_replayed(campaign: Campaign, source_i
     src, dst = source_images[0], "campaign/ni-mount"
     c.arm(proxy, "cut_response", "POST", copy_target(c, src, dst, "mount", "dst_upload")[1])
     before = len(proxy.requests)
-    run_copy(c, "non_idempotent", "copy whose mount POST reply is lost", src=src, dst=dst, mode="mount", expect="fail")
+    # One blob at a time, so that every POST counted is the lost one or its replay (a concurrent copy would
+    # also send the other blob's mount POST).
+    run_copy(
+        c,
+        "non_idempotent",
+        "copy whose mount POST reply is lost",
+        src=src,
+        dst=dst,
+        mode="mount",
+        expect="fail",
+        max_concurrent_blobs=1,
+    )
     sent = sum(1 for r in proxy.requests[before:] if r.method == "POST")
     c.check(sent == 1, f"non_idempotent: the mount POST was sent {sent} times")
 

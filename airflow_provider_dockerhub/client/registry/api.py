@@ -104,13 +104,15 @@ class RegistryOperations:
 
     # -- manifests ------------------------------------------------------------------------------------------
 
-    def _head_manifest_response(self, repository: str, reference: str) -> Flow[httpx.Response]:
+    def _head_manifest_response(
+        self, repository: str, reference: str, scopes: tuple[Scope, ...] | None = None
+    ) -> Flow[httpx.Response]:
         validate_tag_or_digest(reference)
         return (
             yield from self.request(
                 "HEAD",
                 self.url(repository, "manifests", reference),
-                (repository_scope(repository, "pull"),),
+                scopes or (repository_scope(repository, "pull"),),
                 headers={"Accept": MANIFEST_ACCEPT},
             )
         )
@@ -130,10 +132,15 @@ class RegistryOperations:
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip() or None
         return ManifestHead(digest, media_type, int(length) if length and length.isdigit() else None)
 
-    def head_manifest(self, repository: str, reference: str) -> Flow[ManifestHead | None]:
-        """The manifest's digest by HEAD, or ``None`` when it does not exist (404 only: 401/403/5xx raise)."""
+    def head_manifest(
+        self, repository: str, reference: str, scopes: tuple[Scope, ...] | None = None
+    ) -> Flow[ManifestHead | None]:
+        """The manifest's digest by HEAD, or ``None`` when it does not exist (404 only: 401/403/5xx raise).
+
+        ``scopes``: ask with a wider token than ``pull`` (a transfer asks everything of the destination with its
+        one ``pull,push`` token, so a copy mints one token per registry, not one per action set)."""
         repository = self.repository(repository)
-        response = yield from self._head_manifest_response(repository, reference)
+        response = yield from self._head_manifest_response(repository, reference, scopes)
         if response.status_code == 404:
             return None
         return self._manifest_head(response, repository, reference)
@@ -144,14 +151,14 @@ class RegistryOperations:
         response = yield from self._head_manifest_response(repository, reference)
         return self._manifest_head(response, repository, reference).digest
 
-    def get_manifest(self, repository: str, reference: str) -> Flow[Manifest]:
+    def get_manifest(self, repository: str, reference: str, scopes: tuple[Scope, ...] | None = None) -> Flow[Manifest]:
         """GET a manifest, keeping its raw bytes, and verify them against the digest asked for and served."""
         repository = self.repository(repository)
         validate_tag_or_digest(reference)
         response = yield from self.request(
             "GET",
             self.url(repository, "manifests", reference),
-            (repository_scope(repository, "pull"),),
+            scopes or (repository_scope(repository, "pull"),),
             headers={"Accept": MANIFEST_ACCEPT},
         )
         raise_for_response(response, {200})
@@ -174,7 +181,9 @@ class RegistryOperations:
                 media_type = ""
         return Manifest(raw, media_type, actual)
 
-    def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> Flow[str]:
+    def put_manifest(
+        self, repository: str, reference: str, raw: bytes, media_type: str, scopes: tuple[Scope, ...] | None = None
+    ) -> Flow[str]:
         """PUT the exact bytes; check the registry's digest against ours. A write: needs allow_destructive."""
         repository = self.repository(repository)
         validate_tag_or_digest(reference)
@@ -187,7 +196,7 @@ class RegistryOperations:
         response = yield from self.request(
             "PUT",
             self.url(repository, "manifests", reference),
-            (repository_scope(repository, "pull", "push"),),
+            scopes or (repository_scope(repository, "pull", "push"),),
             headers={"Content-Type": media_type},
             content=raw,
         )
@@ -226,11 +235,12 @@ class RegistryOperations:
 
     # -- blobs ----------------------------------------------------------------------------------------------
 
-    def blob_exists(self, repository: str, digest: str) -> Flow[bool]:
+    def blob_exists(self, repository: str, digest: str, scopes: tuple[Scope, ...] | None = None) -> Flow[bool]:
+        """Whether the repository holds the blob (HEAD); ``scopes`` as for :meth:`head_manifest`."""
         repository = self.repository(repository)
         validate_digest(digest)
         response = yield from self.request(
-            "HEAD", self.url(repository, "blobs", digest), (repository_scope(repository, "pull"),)
+            "HEAD", self.url(repository, "blobs", digest), scopes or (repository_scope(repository, "pull"),)
         )
         if response.status_code == 404:
             return False
@@ -322,6 +332,29 @@ class RegistryOperations:
         if actual != digest:
             raise DigestMismatchError(f"blob {repository}@{digest}", digest, actual)
         return size
+
+    def open_blob(self, repository: str, digest: str, offset: int = 0) -> Flow[httpx.Response]:
+        """A streamed GET of a blob from ``offset`` (``Range: bytes=<offset>-``), redirects to a CDN followed.
+
+        Returns the open response (200 for the whole blob, 206 from ``offset``); the caller reads and closes it
+        (``registry/remote.py`` pipes it into an upload). A server that ignores ``Range`` answers 200 with the
+        whole blob: the caller skips ``offset`` bytes. No digest check here: the reader of the whole blob does it.
+        """
+        repository = self.repository(repository)
+        validate_digest(digest)
+        headers = {"Range": f"bytes={offset}-"} if offset > 0 else None
+        response = yield from self.request(
+            "GET",
+            self.url(repository, "blobs", digest),
+            (repository_scope(repository, "pull"),),
+            headers=headers,
+            stream=True,
+            follow_redirects=True,
+        )
+        if response.status_code not in (200, 206):
+            yield ReadBody(response)
+            raise_for_response(response, {200, 206})
+        return response
 
     def get_blob(self, repository: str, digest: str, max_size: int = MAX_MANIFEST_SIZE) -> Flow[bytes]:
         """A small blob (an image config, an SBOM) in memory, digest verified; larger ones go to a file."""

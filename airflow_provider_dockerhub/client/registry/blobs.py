@@ -1,6 +1,6 @@
-"""What a blob push reads from and what pushes report: the sources (a file, bytes, a forward-only stream, a blob
-staged by a flow), the blob push result, and the one result shape of an image push and a copy. No requests here;
-``upload.py`` is the engine that sends them."""
+"""What a blob push reads from and what pushes report: the sources (a file, a pathlib-like path, bytes, a
+forward-only stream; ``remote.py`` adds another registry's blob), the blob push result, and the one result
+shape of an image push and a copy. No requests here; ``upload.py`` is the engine that sends them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol
 
 from ..core.errors import DockerHubError, InvalidInputError
-from ..core.flow import Flow
 
 PIECE_SIZE = 1024 * 1024
 
@@ -48,14 +47,6 @@ class BlobSource(Protocol):
     def seekable(self) -> bool: ...
 
 
-@runtime_checkable
-class StagedSource(Protocol):
-    """A source whose bytes are fetched by a flow (a blob read from another repository into a temporary file),
-    only once an upload turns out to be needed: the pusher runs ``stage()`` before the first chunk."""
-
-    def stage(self) -> Flow[None]: ...
-
-
 @dataclass
 class FileSource:
     path: str | os.PathLike[str]
@@ -73,6 +64,25 @@ class FileSource:
     def open_at(self, offset: int) -> IO[bytes]:
         handle = open(self.path, "rb")  # noqa: SIM115 - the engine closes it
         handle.seek(offset)
+        return handle
+
+
+class PathSource:
+    """A file behind any pathlib-like object (``pathlib.Path``, ``airflow.sdk.ObjectStoragePath``): opened with
+    ``open("rb")`` and ``seek``; ``size`` comes from the manifest that names the blob (checked by the layout)."""
+
+    def __init__(self, path: Any, size: int) -> None:
+        self.path = path
+        self.size: int | None = size
+
+    @property
+    def seekable(self) -> bool:
+        return True
+
+    def open_at(self, offset: int) -> IO[bytes]:
+        handle: IO[bytes] = self.path.open("rb")
+        if offset:
+            handle.seek(offset)
         return handle
 
 
@@ -136,6 +146,13 @@ class StreamSource:
         return self.eof and offset >= self._buffer_start + len(self._buffer)
 
 
+class ProgressSink(Protocol):
+    """Where a pusher reports the bytes it has sent of its blob (its own :class:`Progress`, or one blob's share
+    of a transfer's aggregate, ``transfer.TransferProgress``)."""
+
+    def update(self, done: int, final: bool = False) -> None: ...
+
+
 @dataclass
 class Progress:
     """Logs bytes, percent and MB/s at most every ``interval`` seconds (and at the end)."""
@@ -168,6 +185,7 @@ class PushResult:
     bytes_sent: int = 0
     bytes_resent: int = 0
     seconds: float = 0.0
+    resumed_from: int = 0  # the offset a previous try's session was continued from (0: not resumed)
 
     def as_xcom(self) -> dict[str, Any]:
         return {
@@ -178,6 +196,7 @@ class PushResult:
             "resumes": self.resumes,
             "restarts": self.restarts,
             "bytes_resent": self.bytes_resent,
+            "resumed_from": self.resumed_from,
         }
 
 

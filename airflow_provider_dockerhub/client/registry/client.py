@@ -66,8 +66,10 @@ class RegistryClient(SyncFront[RegistryOperations]):
         **options: Any,
     ) -> CopyResult:
         """Copy/promote an image (whole index) to ``dst_repository`` under ``tags``; mounts blobs when the
-        registry allows, else streams them through a temporary file. ``destination``: another registry.
-        Options: ``chunk_size``, ``temp_dir``."""
+        registry allows, else streams each from the source's GET into the destination's upload, several at once.
+        ``destination``: another registry. Options: ``chunk_size``, ``max_concurrent_blobs`` (default 6),
+        ``resume`` (a ``ResumeStore``: a copy killed mid-blob continues on the next try), ``engine`` (a
+        ``TransferEngine``, to cancel it from another thread)."""
         return copy_image(self, src_repository, src_reference, dst_repository, tags, destination=destination, **options)
 
     def blob_pusher(self, repository: str, source: Any, **options: Any) -> BlobPusher:
@@ -78,7 +80,8 @@ class RegistryClient(SyncFront[RegistryOperations]):
     def push_blob(self, repository: str, source: Any, **options: Any) -> PushResult:
         """Push a blob: skip if present, mount when ``mount_from`` is given, else a resumable chunked upload.
 
-        Options: ``digest`` (expected; enables the skip and is verified), ``mount_from``, ``chunk_size``.
+        Options: ``digest`` (expected; enables the skip and is verified), ``mount_from``, ``chunk_size``,
+        ``resume`` (a ``ResumeStore``: a push killed mid-blob continues on the next try).
         """
         return self.run(self.blob_pusher(repository, source, **options).push())
 

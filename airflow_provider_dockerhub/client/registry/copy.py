@@ -4,45 +4,37 @@ Order matters for registries that check references on manifest PUT (``MANIFEST_B
 each child manifest by digest, then the top manifest under each tag. A multi-platform index is copied whole,
 attestation manifests included, so the destination's digest equals the source's.
 
-The copy is written once, as a *plan*: a generator of steps, each a flow for the source or for the destination
-registry. With one front the plan runs as one flow (:func:`copy_within`); with two, each step runs on its own
-registry's front, one after the other (:func:`copy_image`), so no flow ever runs a driver.
+The copy runs in three phases on the two registries' sync fronts (``transfer.py`` says why threads):
+
+1. discovery: the top manifest, then every child manifest the destination lacks (HEADs and GETs in parallel);
+2. blobs: every blob of every platform at once, ``max_concurrent_blobs`` in flight, largest first; each is
+   skipped when present, mounted across repositories within one registry, else streamed from the source's GET
+   into the destination's chunked upload (``remote.py``: no temporary file, digest checked before the commit);
+3. manifests: the platform manifests by digest (in parallel), then each nested index, then the top under every
+   tag.
+
+Every destination request asks for the transfer's one scope set (``pull,push`` on the destination, plus ``pull``
+on the source repository for mounts within one registry), so a copy mints one token per registry.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
-from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import IO, Any, Literal, TypeVar
+from typing import Any
 
 from ..core.errors import InvalidInputError
-from ..core.flow import Flow
 from ..core.front import SyncFront
-from ..core.reference import registry_name, validate_digest, validate_tag
+from ..core.reference import Scope, merge_scopes, registry_name, repository_scope, validate_digest, validate_tag
 from .api import RegistryOperations
-from .blobs import PushResult, TransferResult, UploadFailedError
+from .blobs import TransferResult
 from .media import INDEX_TYPES, Manifest, blob_descriptors, child_descriptors, media_type_of
+from .remote import RegistryBlobSource
+from .resume import ResumeStore
+from .transfer import BlobProgress, PushTask, TransferEngine
 from .upload import BlobPusher
 
 log = logging.getLogger("airflow_provider_dockerhub.client.registry.copy")
-
-T = TypeVar("T")
-Side = Literal["source", "destination"]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One flow of a plan, for the registry on ``side``."""
-
-    side: Side
-    flow: Flow[Any]
-
-
-Plan = Generator[Step, Any, T]
 
 
 @dataclass
@@ -54,177 +46,120 @@ class CopyResult(TransferResult):
         return self.repository
 
 
-class StagedBlob:
-    """A source blob fetched into a temporary file by :meth:`stage`, only once the destination turns out to need
-    it (no mount, not present): bounded memory, digest verified by ``fetch_blob`` before any byte is pushed."""
-
-    def __init__(self, fetch: Callable[[Callable[[bytes], object]], Flow[int]], directory: str | None = None) -> None:
-        self._fetch = fetch  # sink -> the source registry's fetch_blob flow
-        self._directory = directory
-        self._path: str | None = None
-        self.size: int | None = None
-
-    @property
-    def seekable(self) -> bool:
-        return True
-
-    def stage(self) -> Flow[None]:
-        if self._path is not None:
-            return
-        fd, path = tempfile.mkstemp(prefix="dockerhub-copy-", dir=self._directory)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                self.size = yield from self._fetch(out.write)
-        except BaseException:
-            os.unlink(path)
-            raise
-        self._path = path
-
-    def open_at(self, offset: int) -> IO[bytes]:
-        if self._path is None:
-            raise UploadFailedError("the copied blob was not staged before its upload")
-        handle = open(self._path, "rb")  # noqa: SIM115 - the push engine closes it
-        handle.seek(offset)
-        return handle
-
-    def discard(self) -> None:
-        if self._path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._path)
-            self._path = None
-
-
 @dataclass
 class _Copy:
-    source: RegistryOperations
-    destination: RegistryOperations
-    same_registry: bool
+    source: SyncFront[RegistryOperations]
+    destination: SyncFront[RegistryOperations]
+    src_repository: str
+    dst_repository: str
+    engine: TransferEngine
     chunk_size: int | None = None
-    temp_dir: str | None = None
+    resume: ResumeStore | None = None
 
-    def plan(self, src_repository: str, src_reference: str, dst_repository: str, tags: list[str]) -> Plan[CopyResult]:
-        if not tags:
-            raise InvalidInputError("copy needs at least one destination tag")
-        for tag in tags:
-            validate_tag(tag)
-        src_repository = self.source.repository(src_repository)
-        dst_repository = self.destination.repository(dst_repository)
-        self.destination.state.require_destructive(f"copy to {dst_repository}:{','.join(tags)}")
-        top: Manifest = yield Step("source", self.source.get_manifest(src_repository, src_reference))
+    @property
+    def same_registry(self) -> bool:
+        return self.source.ops.base == self.destination.ops.base
+
+    @property
+    def scopes(self) -> tuple[Scope, ...]:
+        target = (repository_scope(self.dst_repository, "pull", "push"),)
+        if self.same_registry and self.src_repository != self.dst_repository:
+            return merge_scopes(target, (repository_scope(self.src_repository, "pull"),))
+        return target
+
+    @property
+    def _source_scopes(self) -> tuple[Scope, ...] | None:
+        """Within one registry the source is read with the destination's token (it covers ``pull`` there)."""
+        return self.scopes if self.same_registry else None
+
+    def run(self, src_reference: str, tags: list[str]) -> CopyResult:
+        top: Manifest = self.source.run(
+            self.source.ops.get_manifest(self.src_repository, src_reference, scopes=self._source_scopes)
+        )
         result = CopyResult(
             digest=top.digest,
-            registry=registry_name(str(self.destination.base)),
-            repository=dst_repository,
+            registry=registry_name(str(self.destination.ops.base)),
+            repository=self.dst_repository,
             tags=list(tags),
             media_type=media_type_of(top),
         )
-        tag_move = self.same_registry and src_repository == dst_repository
-        if not tag_move:
-            yield from self._content(src_repository, dst_repository, top, result)
-        media_type = media_type_of(top)
+        if not (self.same_registry and self.src_repository == self.dst_repository):  # else a tag move
+            levels: list[list[Manifest]] = []
+            images = self._discover([top], result, levels) if media_type_of(top) in INDEX_TYPES else [top]
+            self._blobs(images, result)
+            for level in reversed(levels):  # the deepest manifests first: an index after its children
+                self.engine.map(self._put_child, level)
+                for manifest in level:
+                    result.add_manifest(manifest.digest)
         for tag in tags:
-            yield Step("destination", self.destination.put_manifest(dst_repository, tag, top.raw, media_type))
-            log.info("%s:%s -> %s", dst_repository, tag, top.digest)
+            put = self.destination.ops.put_manifest(self.dst_repository, tag, top.raw, result.media_type, self.scopes)
+            self.destination.run(put)
+            log.info("%s:%s -> %s", self.dst_repository, tag, top.digest)
         return result
 
-    def _content(self, src_repository: str, dst_repository: str, manifest: Manifest, result: CopyResult) -> Plan[None]:
-        """Everything ``manifest`` references; child manifests are PUT by digest, the top one by the caller."""
-        if media_type_of(manifest) in INDEX_TYPES:
-            for child in child_descriptors(manifest):
+    def _discover(self, indexes: list[Manifest], result: CopyResult, levels: list[list[Manifest]]) -> list[Manifest]:
+        """The image manifests under ``indexes`` that the destination lacks; those and the nested indexes to PUT
+        are appended to ``levels`` (one list per depth). Children already there are listed, not fetched."""
+        seen = set(result.manifests) | {m.digest for level in levels for m in level}
+        wanted: list[str] = []
+        for index in indexes:
+            for child in child_descriptors(index):
                 digest = validate_digest(str(child.get("digest")))
-                if digest in result.manifests:
-                    continue  # the same child twice in one index: copied once, listed once
-                if (yield Step("destination", self.destination.head_manifest(dst_repository, digest))) is not None:
-                    result.add_manifest(digest)
-                    continue
-                child_manifest: Manifest = yield Step("source", self.source.get_manifest(src_repository, digest))
-                yield from self._content(src_repository, dst_repository, child_manifest, result)
-                raw, media_type = child_manifest.raw, media_type_of(child_manifest)
-                yield Step("destination", self.destination.put_manifest(dst_repository, digest, raw, media_type))
-                result.add_manifest(digest)
-            return
-        for blob in blob_descriptors(manifest):
-            yield from self._blob(src_repository, dst_repository, validate_digest(str(blob.get("digest"))), result)
+                if digest not in seen:  # the same child twice in one index: copied once, listed once
+                    seen.add(digest)
+                    wanted.append(digest)
+        fetched = [m for m in self.engine.map(self._fetch_missing, wanted) if m is not None]
+        for digest in wanted:
+            if all(m.digest != digest for m in fetched):
+                result.add_manifest(digest)  # present at the destination
+        if not fetched:
+            return []
+        levels.append(fetched)
+        nested = [m for m in fetched if media_type_of(m) in INDEX_TYPES]
+        images = [m for m in fetched if media_type_of(m) not in INDEX_TYPES]
+        return images + (self._discover(nested, result, levels) if nested else [])
 
-    def _blob(self, src_repository: str, dst_repository: str, digest: str, result: CopyResult) -> Plan[None]:
-        """Skip or mount on the destination; else stage the blob from the source, then upload it. A blob that
-        another manifest of this copy already brought (a layer shared by two platforms) is neither asked for
-        again nor counted twice."""
-        if digest in result.counted:
-            return
-        staged = StagedBlob(lambda sink: self.source.fetch_blob(src_repository, digest, sink), self.temp_dir)
-        options: dict[str, Any] = {"digest": digest}
+    def _fetch_missing(self, digest: str) -> Manifest | None:
+        head = self.destination.ops.head_manifest(self.dst_repository, digest, scopes=self.scopes)
+        if self.destination.run(head) is not None:
+            return None
+        manifest: Manifest = self.source.run(
+            self.source.ops.get_manifest(self.src_repository, digest, scopes=self._source_scopes)
+        )
+        return manifest
+
+    def _put_child(self, manifest: Manifest) -> None:
+        flow = self.destination.ops.put_manifest(
+            self.dst_repository, manifest.digest, manifest.raw, media_type_of(manifest), self.scopes
+        )
+        self.destination.run(flow)
+
+    def _blobs(self, images: list[Manifest], result: CopyResult) -> None:
+        descriptors: dict[str, int] = {}
+        for image in images:
+            for blob in blob_descriptors(image):
+                digest = validate_digest(str(blob.get("digest")))
+                size = blob.get("size")
+                if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                    raise InvalidInputError(f"manifest {image.digest} gives blob {digest} no valid size")
+                descriptors.setdefault(digest, size)  # a layer shared by two platforms: one blob
+        tasks = [self._task(digest, size) for digest, size in descriptors.items()]
+        label = f"copy {self.src_repository} -> {self.dst_repository}"
+        for pushed in self.engine.transfer(tasks, label):
+            result.add(pushed)
+
+    def _task(self, digest: str, size: int) -> PushTask:
+        source = RegistryBlobSource(self.source.run, self.source.ops, self.src_repository, digest, size)
+        options: dict[str, Any] = {"digest": digest, "resume": self.resume}
         if self.same_registry:
-            options["mount_from"] = src_repository
+            options["mount_from"] = self.src_repository
         if self.chunk_size:
             options["chunk_size"] = self.chunk_size
-        pusher = BlobPusher(self.destination, dst_repository, staged, **options)
-        try:
-            pushed: PushResult | None = yield Step("destination", pusher.begin())
-            if pushed is None:
-                try:
-                    yield Step("source", staged.stage())
-                except Exception:
-                    yield Step("destination", pusher.abandon())
-                    raise
-                pushed = yield Step("destination", pusher.finish())
-        finally:
-            staged.discard()
-        assert pushed is not None
-        result.add(pushed)
 
+        def make(progress: BlobProgress) -> BlobPusher:
+            return BlobPusher(self.destination.ops, self.dst_repository, source, progress=progress, **options)
 
-def _inline(plan: Plan[T]) -> Flow[T]:
-    """The plan as one flow: each step's flow delegated to, its result sent back (its exception thrown in)."""
-    value: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                step = plan.throw(error) if error is not None else plan.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                value = yield from step.flow
-            except Exception as exc:
-                error = exc
-    finally:
-        plan.close()
-
-
-def _with_fronts(plan: Plan[T], fronts: dict[Side, SyncFront[RegistryOperations]]) -> T:
-    """The same loop, each step run to its end by its own registry's front before the next one starts."""
-    value: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                step = plan.throw(error) if error is not None else plan.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                value = fronts[step.side].run(step.flow)
-            except Exception as exc:
-                error = exc
-    finally:
-        plan.close()
-
-
-def copy_within(
-    ops: RegistryOperations,
-    src_repository: str,
-    src_reference: str,
-    dst_repository: str,
-    tags: list[str],
-    *,
-    chunk_size: int | None = None,
-    temp_dir: str | None = None,
-) -> Flow[CopyResult]:
-    """A copy within one registry as one flow: blobs mounted across repositories, else staged and uploaded."""
-    copy = _Copy(ops, ops, same_registry=True, chunk_size=chunk_size, temp_dir=temp_dir)
-    return _inline(copy.plan(src_repository, src_reference, dst_repository, tags))
+        return PushTask(digest, size, self.destination.run, make, close=source.close)
 
 
 def copy_image(
@@ -236,16 +171,31 @@ def copy_image(
     *,
     destination: SyncFront[RegistryOperations] | None = None,
     chunk_size: int | None = None,
-    temp_dir: str | None = None,
+    max_concurrent_blobs: int | None = None,
+    resume: ResumeStore | None = None,
+    engine: TransferEngine | None = None,
 ) -> CopyResult:
-    """Copy/promote with one front (one flow) or two (each step on its registry's front; two fronts of one
-    registry still mount, with the destination's credentials, as a single front does)."""
-    if destination is None or destination is source:
-        flow = copy_within(
-            source.ops, src_repository, src_reference, dst_repository, tags, chunk_size=chunk_size, temp_dir=temp_dir
-        )
-        return source.run(flow)
-    same = source.ops.base == destination.ops.base
-    copy = _Copy(source.ops, destination.ops, same_registry=same, chunk_size=chunk_size, temp_dir=temp_dir)
-    plan = copy.plan(src_repository, src_reference, dst_repository, tags)
-    return _with_fronts(plan, {"source": source, "destination": destination})
+    """Copy/promote ``src_repository:src_reference`` to ``dst_repository`` under ``tags``, on one registry
+    (``destination`` omitted: blobs mounted) or onto another (``destination``: blobs streamed).
+
+    ``engine``: pass your own :class:`TransferEngine` to cancel the copy from another thread (``on_kill``).
+    ``resume``: a :class:`ResumeStore`; a copy killed mid-blob continues on the next try.
+    """
+    if not tags:
+        raise InvalidInputError("copy needs at least one destination tag")
+    for tag in tags:
+        validate_tag(tag)
+    target = destination if destination is not None else source
+    src_repository = source.ops.repository(src_repository)
+    dst_repository = target.ops.repository(dst_repository)
+    target.ops.state.require_destructive(f"copy to {dst_repository}:{','.join(tags)}")
+    copy = _Copy(
+        source,
+        target,
+        src_repository,
+        dst_repository,
+        engine or TransferEngine(max_concurrent_blobs),
+        chunk_size=chunk_size,
+        resume=resume,
+    )
+    return copy.run(src_reference, tags)

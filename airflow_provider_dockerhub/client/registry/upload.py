@@ -33,32 +33,37 @@ import hashlib
 import io
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
 
 from ..core.errors import (
-    ApiError,
     DigestMismatchError,
-    DockerHubError,
     InvalidInputError,
     ProtocolError,
     RateLimitedError,
     TransportError,
     error_from_response,
-    is_transient,
     raise_for_response,
     redacted_path,
 )
 from ..core.flow import Flow, Sleep
 from ..core.reference import merge_scopes, repository_scope, validate_digest
-from ..core.transport import parse_retry_after, rate_limit_delay
 from .api import RegistryOperations
-from .blobs import PIECE_SIZE, BlobSource, Progress, PushResult, StagedSource, StreamSource, UploadFailedError
+from .blobs import (
+    PIECE_SIZE,
+    BlobSource,
+    Progress,
+    ProgressSink,
+    PushResult,
+    StreamSource,
+    UploadFailedError,
+)
+from .chunks import asked_wait, chunk_failed
+from .resume import ResumeStore
+from .upload_session import Counter, Cursor, Failure, Session, UploadCancelled, UploadSession
 
 # The push's result and failure, importable from the engine as they always were.
 __all__ = ["BlobPusher", "Progress", "PushResult", "UploadCancelled", "UploadFailedError"]
@@ -70,43 +75,7 @@ MAX_RESUMES = 8
 MAX_RESTARTS = 2
 
 
-class UploadCancelled(DockerHubError):
-    """The push was cancelled (task killed); the registry session was deleted."""
-
-
-@dataclass
-class _Failure:
-    """A chunk that did not land, as a value rather than an exception, so no private exception can end up in
-    the ``__context__`` of the error a user sees. ``error`` is the public error for it (the ``ApiError`` subclass
-    for the status, ``TransportError``, ``ProtocolError``); ``restart`` is a 416, our offset being wrong."""
-
-    error: DockerHubError
-    retry_after: float | None = None
-    restart: bool = False
-
-
-@dataclass
-class _Counter:
-    value: int = 0
-
-
-@dataclass
-class _Cursor:
-    hasher: Any
-    offset: int = 0
-    resumes: int = 0
-    restarts: int = 0
-    failures: int = 0
-    waited: float = 0.0
-
-
-@dataclass
-class _Session:
-    location: httpx.URL
-    offset: int = 0
-
-
-class BlobPusher:
+class BlobPusher(UploadSession):
     """Push one blob to one repository. Create one per push; ``cancel()`` may be called from another thread."""
 
     def __init__(
@@ -119,6 +88,8 @@ class BlobPusher:
         mount_from: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress_interval: float = 10.0,
+        progress: ProgressSink | None = None,
+        resume: ResumeStore | None = None,
     ) -> None:
         if chunk_size < 1:
             raise InvalidInputError(f"chunk_size must be positive, got {chunk_size}")
@@ -130,8 +101,9 @@ class BlobPusher:
         self.chunk_size = chunk_size
         self.progress_interval = progress_interval
         self.algorithm = self.expected.split(":", 1)[0] if self.expected else "sha256"
-        self._cancel = threading.Event()
-        self._session: _Session | None = None
+        super().__init__()
+        self.progress = progress  # a transfer of many blobs aggregates them; alone, the pusher logs its own
+        self.resume = resume
         self._result: PushResult | None = None
         self._started = 0.0
 
@@ -141,11 +113,6 @@ class BlobPusher:
         # A mount needs pull on the source too, in the same token (distribution answers insufficient_scope).
         source = (repository_scope(self.mount_from, "pull"),) if self.mount_from else ()
         return merge_scopes(target, source)
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    # -- the plan --------------------------------------------------------------------------------------------
 
     def push(self) -> Flow[PushResult]:
         """The whole push as one flow: :meth:`begin`, then :meth:`finish` if anything is left to upload."""
@@ -157,21 +124,28 @@ class BlobPusher:
     def begin(self) -> Flow[PushResult | None]:
         """Skip the blob if present, else open an upload session (mounting it when a source is known). Returns
         the result when nothing is left to upload (skipped, mounted), ``None`` when :meth:`finish` must run.
-
-        A copy between two registries runs ``begin``, stages the bytes with the source registry's front, then
-        runs ``finish``: the destination's session is open while the source is read, as in one flow.
+        When a previous try left a resume state (``resume``), its session is continued instead: ``finish`` then
+        sends from the offset the registry confirmed.
         """
         self.ops.state.require_destructive(f"blob push to {self.repository}")
         self._started = time.monotonic()
-        if self.expected and (yield from self.ops.blob_exists(self.repository, self.expected)):
+        # Asked with the push's own scopes: one token per push (per transfer), not one for pull and one for push.
+        if self.expected and (yield from self.ops.blob_exists(self.repository, self.expected, self.scopes)):
             log.info("blob %s already in %s: skipped", self.expected, self.repository)
+            if self._resume_key:
+                self.resume.discard(self._resume_key)  # type: ignore[union-attr]  # a try that died after its commit
             return PushResult(self.expected, self.source.size or 0, skipped=True)
         result = self._result = PushResult(self.expected or "", 0)
         try:
+            if (yield from self._resume_previous(result)):
+                return None
+            if self._cancel.is_set():  # another blob of the transfer failed meanwhile: open no session
+                raise self._cancelled()
             mounted = yield from self._start_session(result)
         except Exception:
             # Failed or interrupted: free the registry's session now rather than at its timeout.
-            yield from self.abandon()
+            if not self._keep_session:
+                yield from self.abandon()
             raise
         if mounted:
             result.mounted = True
@@ -180,18 +154,18 @@ class BlobPusher:
         return None
 
     def finish(self) -> Flow[PushResult]:
-        """Upload the bytes into the session :meth:`begin` opened (staging them first if the source is staged)
-        and commit; the session is deleted if this fails or is cancelled."""
+        """Upload the bytes into the session :meth:`begin` opened and commit; the session is deleted if this
+        fails or is cancelled (kept when cancelled with ``keep_session``)."""
         result = self._result
         if result is None or self._session is None:
             raise UploadFailedError(f"push to {self.repository}: finish() needs the session begin() opens")
         try:
-            if isinstance(self.source, StagedSource):
-                yield from self.source.stage()  # a no-op when the caller staged it already
             yield from self._upload(result)
         except Exception:
-            # Cancelled, failed or interrupted: free the registry's session now rather than at its timeout.
-            yield from self.abandon()
+            # Cancelled, failed or interrupted: free the registry's session now rather than at its timeout,
+            # unless it is kept for the next try (cancel(keep_session=True)).
+            if not (self._keep_session and self._cancel.is_set()):
+                yield from self.abandon()
             raise
         result.seconds = time.monotonic() - self._started
         return result
@@ -209,25 +183,27 @@ class BlobPusher:
                 log.info("blob %s mounted from %s into %s", self.expected, self.mount_from, self.repository)
                 return True
             if response.status_code == 202:  # declined, but the registry opened a session we can use
-                self._session = _Session(self.ops.upload_location(response))
+                self._session = Session(self.ops.upload_location(response))
                 return False
             log.info("mount from %s declined (HTTP %d); uploading", self.mount_from, response.status_code)
         response = yield from self.ops.request("POST", base, self.scopes, headers={"Content-Length": "0"})
         raise_for_response(response, {202})
-        self._session = _Session(self.ops.upload_location(response))
+        self._session = Session(self.ops.upload_location(response))
         return False
 
     def _upload(self, result: PushResult) -> Flow[None]:
         label = f"push {self.repository} {os.fspath(getattr(self.source, 'path', 'stream'))}"
-        progress = Progress(self.source.size, label, self.progress_interval)
-        cursor = _Cursor(hashlib.new(self.algorithm))
+        progress = self.progress or Progress(self.source.size, label, self.progress_interval)
+        cursor, self._cursor = self._cursor or Cursor(hashlib.new(self.algorithm)), None
         while True:
+            if self._cancel.is_set():  # a chunk finished after cancel(keep_session=True): stop on its boundary
+                raise self._cancelled()
             chunk_start = cursor.offset
             snapshot = cursor.hasher.copy()  # the hash state at the chunk's start, to resume from inside it
             outcome = yield from self._send_chunk(chunk_start, cursor.hasher, progress, result)
-            if isinstance(outcome, _Failure):
+            if isinstance(outcome, Failure):
                 if self._cancel.is_set():
-                    raise UploadCancelled(f"push to {self.repository} cancelled")
+                    raise self._cancelled()
                 log.warning("chunk at offset %d failed: %s", chunk_start, outcome.error)
                 # Wait before asking the registry anything: its Retry-After covers the status GET too.
                 yield Sleep(self._next_wait(cursor, outcome))
@@ -249,7 +225,7 @@ class BlobPusher:
         result.digest = digest
         progress.update(cursor.offset, final=True)
 
-    def _next_wait(self, cursor: _Cursor, failure: _Failure) -> float:
+    def _next_wait(self, cursor: Cursor, failure: Failure) -> float:
         """The sleep before resuming: the backoff, or longer when the server asked (``Retry-After``). All sleeps of
         the push share the connection's ``max_retry_wait``; a wait that would pass it ends the push now."""
         policy = self.ops.state.policy
@@ -266,13 +242,13 @@ class BlobPusher:
         cursor.waited += wait
         return wait
 
-    def _gave_up(self, failure: _Failure, reason: str) -> UploadFailedError:
+    def _gave_up(self, failure: Failure, reason: str) -> UploadFailedError:
         return UploadFailedError(
             f"push to {self.repository}: {reason}; last failure: {failure.error}", last_error=failure.error
         )
 
     def _recover(
-        self, cursor: _Cursor, chunk_start: int, snapshot: Any, result: PushResult, failure: _Failure
+        self, cursor: Cursor, chunk_start: int, snapshot: Any, result: PushResult, failure: Failure
     ) -> Flow[None]:
         """Resume where the registry kept the session; otherwise open a new one and start again from zero."""
         # A 416 means our idea of the session's offset is wrong (distribution writes "Range: 0-0" for 0 and for
@@ -303,11 +279,11 @@ class BlobPusher:
             "POST", self.ops.url(self.repository, "blobs", "uploads", ""), self.scopes
         )
         raise_for_response(response, {202})
-        self._session = _Session(self.ops.upload_location(response))
+        self._session = Session(self.ops.upload_location(response))
 
     def _send_chunk(
-        self, start: int, hasher: Any, progress: Progress, result: PushResult
-    ) -> Flow[tuple[int, bool] | _Failure]:
+        self, start: int, hasher: Any, progress: ProgressSink, result: PushResult
+    ) -> Flow[tuple[int, bool] | Failure]:
         """PATCH one chunk starting at ``start``; returns (bytes sent, source exhausted), or the failure to resume
         from. Failures that resuming cannot cure (a 400, a 404 on the session) raise their typed error."""
         assert self._session is not None
@@ -322,7 +298,7 @@ class BlobPusher:
                 return 0, True
             handle: IO[bytes] = io.BytesIO(data)
         else:
-            handle = self.source.open_at(start)  # may fetch the content first (a staged copy), so size after it
+            handle = self.source.open_at(start)
             if self.source.size is None:
                 handle.close()
                 raise UploadFailedError("a re-readable blob source must know its size")
@@ -330,7 +306,7 @@ class BlobPusher:
             if length == 0:
                 handle.close()
                 return 0, True
-        sent = _Counter()
+        sent = Counter()
         body = self._chunk_body(
             handle, start=start, length=length, hasher=hasher, progress=progress, result=result, sent=sent
         )
@@ -349,24 +325,25 @@ class BlobPusher:
         except (TransportError, RateLimitedError) as exc:
             # What a send itself raises when it is transient (``is_transient``); a ``ServerError`` here would
             # come from the token endpoint, which is not this chunk's failure. A 429 carries its Retry-After.
-            return _Failure(exc, exc.retry_after if isinstance(exc, RateLimitedError) else None)
+            return Failure(exc, exc.retry_after if isinstance(exc, RateLimitedError) else None)
         except httpx.TransportError as exc:  # raised by our own body generator's reads, not by the transport
             wrapped = TransportError("PATCH", redacted_path(request.url), exc)
             wrapped.__cause__ = exc
-            return _Failure(wrapped)
+            return Failure(wrapped)
         finally:
             handle.close()
-        if self._cancel.is_set():
+        if self._stop_now:
             raise UploadCancelled(f"push to {self.repository} cancelled")
-        if _chunk_failed(response):
-            asked = _asked_wait(response)
+        if chunk_failed(response):
+            asked = asked_wait(response)
             error = error_from_response(response, retry_after=asked)
-            return _Failure(error, asked, restart=response.status_code == 416)
+            return Failure(error, asked, restart=response.status_code == 416)
         raise_for_response(response, {202})
         if sent.value != length:  # the server answered before reading our whole body
-            return _Failure(ProtocolError("PATCH", redacted_path(request.url), "chunk accepted unread"))
+            return Failure(ProtocolError("PATCH", redacted_path(request.url), "chunk accepted unread"))
         self._session.location = self.ops.upload_location(response)
         self._session.offset = start + length
+        self._save_state(start + length, hasher)
         if stream is not None:
             return length, stream.at_end(start + length) or (stream.size is not None and start + length >= stream.size)
         return length, self.source.size is not None and start + length >= self.source.size
@@ -378,14 +355,14 @@ class BlobPusher:
         start: int,
         length: int,
         hasher: Any,
-        progress: Progress,
+        progress: ProgressSink,
         result: PushResult,
-        sent: _Counter,
+        sent: Counter,
     ) -> Iterator[bytes]:
         """The PATCH body: 1 MiB pieces read, hashed and counted as httpx writes them (one pass, flat memory)."""
         remaining = length
         while remaining > 0:
-            if self._cancel.is_set():
+            if self._stop_now:
                 raise UploadCancelled(f"push to {self.repository} cancelled")
             piece = handle.read(min(PIECE_SIZE, remaining))
             if not piece:
@@ -396,93 +373,3 @@ class BlobPusher:
             result.bytes_sent += len(piece)
             progress.update(result.bytes_sent)
             yield piece
-
-    def _session_offset(self) -> Flow[int | None]:
-        """How many bytes the registry holds for our session, or ``None`` if the session is gone."""
-        assert self._session is not None
-        try:
-            response = yield from self.ops.request("GET", self._session.location, self.scopes)
-        except TransportError:
-            return None
-        if response.status_code in (404, 400):
-            return None  # BLOB_UPLOAD_INVALID / BLOB_UPLOAD_UNKNOWN: the session is dead
-        if response.status_code != 204:
-            raise error_from_response(response)
-        if response.headers.get("Location"):
-            self._session.location = self.ops.upload_location(response)
-        return _held_bytes(response.headers.get("Range"), self._session.offset)
-
-    def _hash_range(self, hasher: Any, start: int, end: int) -> None:
-        if end <= start:
-            return
-        if isinstance(self.source, StreamSource):
-            hasher.update(self.source.take(start, end - start)[: end - start])
-            return
-        with self.source.open_at(start) as handle:
-            remaining = end - start
-            while remaining > 0:
-                piece = handle.read(min(PIECE_SIZE, remaining))
-                if not piece:
-                    raise UploadFailedError(f"the source ended early while re-reading offset {end - remaining}")
-                hasher.update(piece)
-                remaining -= len(piece)
-
-    def _commit(self, digest: str) -> Flow[None]:
-        assert self._session is not None
-        url = self._session.location.copy_add_param("digest", digest)
-        response = yield from self.ops.request("PUT", url, self.scopes, headers={"Content-Length": "0"})
-        if response.status_code == 404 and (yield from self.ops.blob_exists(self.repository, digest)):
-            return  # a retried PUT whose first attempt had already committed
-        if response.status_code == 400:
-            error = error_from_response(response)
-            if "DIGEST_INVALID" in error.codes:
-                raise DigestMismatchError(f"blob committed to {self.repository}", digest, "registry's digest")
-            raise error
-        raise_for_response(response, {201, 204})
-        served = response.headers.get("Docker-Content-Digest")
-        if served and served != digest:
-            raise DigestMismatchError(f"blob committed to {self.repository}", digest, served)
-        self._session = None
-
-    def abandon(self) -> Flow[None]:
-        """Best-effort DELETE of an open session (OCI end-14); servers also expire abandoned ones."""
-        session, self._session = self._session, None
-        if session is None:
-            return
-        try:
-            response = yield from self.ops.request("DELETE", session.location, self.scopes)
-            log.debug("cancelled upload session: HTTP %d", response.status_code)
-        except (ApiError, TransportError) as exc:
-            log.debug("could not cancel upload session: %s", exc)
-
-
-# Beyond the transient statuses, a PATCH is resumed after any 5xx (part of the body may have landed), 401 (the
-# token expired mid-chunk), 408 (the server timed the body out) and 416 (our offset is wrong: a new session).
-_CHUNK_RESTART_STATUSES = frozenset({401, 408, 416})
-
-
-def _chunk_failed(response: httpx.Response) -> bool:
-    status = response.status_code
-    return is_transient(response) or status >= 500 or status in _CHUNK_RESTART_STATUSES
-
-
-def _asked_wait(response: httpx.Response) -> float | None:
-    """How long the server asked us to wait, whatever the status: ``Retry-After`` (RFC 9110 allows it on any
-    answer, and registries send it with 503), plus Docker's rate-limit reset headers on a 429."""
-    if response.status_code == 429:
-        return rate_limit_delay(response)
-    return parse_retry_after(response.headers.get("Retry-After"))
-
-
-def _held_bytes(range_header: str | None, expected: int) -> int | None:
-    """``Range: 0-<last>`` -> bytes held. distribution writes ``0-0`` for an empty session too, so ``0-0`` means
-    0 unless we had already sent more (then it is ambiguous and treated as a dead session)."""
-    if not range_header:
-        return None
-    start, _, end = range_header.strip().removeprefix("bytes=").partition("-")
-    if start != "0" or not (end.isascii() and end.isdigit()):  # int() refuses digits like "²" that isdigit() accepts
-        return None
-    last = int(end)
-    if last == 0:
-        return 0 if expected <= 1 else None
-    return last + 1

@@ -195,10 +195,10 @@ SCENARIOS = [
         write=True,
         prepare=_new_blob,
     ),
-    # Blob HEADs (pull), then uploads and the manifest PUT (pull,push): two scope sets.
-    Scenario("DockerHubPushImageOperator", DockerHubPushImageOperator, _push_image, _image_pushed, True, 2, 2),
-    # As copy_image: source pull, destination pull, destination push with a mount, destination push.
-    Scenario("DockerHubCopyImageOperator", DockerHubCopyImageOperator, _copy, _copied, True, 4, 3),
+    # A transfer asks everything (HEADs, uploads, manifest PUTs; for a copy within one registry also the source
+    # reads and mounts) with its one scope set: one token.
+    Scenario("DockerHubPushImageOperator", DockerHubPushImageOperator, _push_image, _image_pushed, True, 1, 1),
+    Scenario("DockerHubCopyImageOperator", DockerHubCopyImageOperator, _copy, _copied, True, 1, 1),
     Scenario(
         "DockerHubDeleteManifestOperator (dry run)",
         DockerHubDeleteManifestOperator,
