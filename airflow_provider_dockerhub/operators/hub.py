@@ -7,6 +7,7 @@ Every operator here is safe to re-run: it reads the current state, computes what
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,13 @@ class ObjectStorageExportStore:
             path.rmdir(recursive=True)
 
 
+# Template names that differ from run to run: a root built from them would give every run a fresh watermark.
+_PER_RUN = re.compile(
+    r"\{[{%][^}]*\b(ds|ds_nodash|ts|ts_nodash|ts_nodash_with_tz|data_interval_start|data_interval_end|logical_date|"
+    r"execution_date|run_id|dag_run|ti|task_instance|prev_\w+|next_\w+)\b"
+)
+
+
 def _duration(value: Any, name: str) -> timedelta:
     if isinstance(value, timedelta):
         return value
@@ -104,8 +112,9 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
     every event is exported exactly once. ``catchup`` does not decide completeness.
 
     :param destination: the export's root (an ObjectStoragePath or path/URL: local, ``s3://``, ``gs://``...).
-        It holds ``_watermark.json``, one partition per run and its manifest. Keep it the same for every run (not
-        templated: a templated root would start a new watermark each run); a path ending in ``.jsonl`` names the
+        It holds ``_watermark.json``, one partition per run and its manifest. It must be the same for every run:
+        templated from a Variable is fine, from the run (``ds``, ``data_interval_*``, ``run_id``...) is refused
+        when the DAG is parsed, since each run would start a new watermark. A path ending in ``.jsonl`` names the
         partition file itself, in its directory's root, and is refused by the next run instead of overwritten.
     :param partition: this run's partition name, relative to the root (templated; default
         ``<account>-<from>--<to>.jsonl``, the window it covers). An existing partition another run wrote is an
@@ -125,6 +134,7 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
     """
 
     template_fields: Sequence[str] = (
+        "destination",
         "account",
         "partition",
         "start",
@@ -150,10 +160,11 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if "{{" in str(destination) or "{%" in str(destination):
+        if _PER_RUN.search(str(destination)):
             raise ValueError(
-                "destination is the export's root and holds its watermark: it must be the same for every run. "
-                'Template the partition= name instead (e.g. partition="{{ data_interval_start | ds }}.jsonl").'
+                "destination is the export's root and holds its watermark: it must be the same for every run, "
+                f"but {destination!r} changes with the run. Template the partition= name instead (e.g. "
+                'partition="{{ data_interval_start | ds }}.jsonl"); a Variable in the root is fine.'
             )
         self.destination = destination
         self.account = account

@@ -211,6 +211,8 @@ def test_outputs_are_never_overwritten_and_old_windows_warn(emulator: HubEmulato
     assert fixed.read_bytes() == before
     with pytest.raises(ValueError, match="Template the partition"):
         DockerHubAuditLogExportOperator(task_id="t", destination="s3://b/{{ ds }}/events.jsonl")
+    stable = "{{ var.value.get('audit_root', 's3://audit') }}/dockerhub"  # the same for every run: allowed
+    assert DockerHubAuditLogExportOperator(task_id="t", destination=stable).destination == stable
     old = run(conn, tmp_path / "other", D1, retention=timedelta(days=7))
     assert old["retention_warning"] is not None and stamp(D1) in old["retention_warning"]
     assert first["retention_warning"] is None
