@@ -4,9 +4,13 @@
 Starlette app, in the spec's shapes and paging styles, with Hub-style auth (``POST /v2/auth/token`` JWTs,
 PATs, OATs, a separate SCIM token, the deprecated login + 2FA pair) and audit events for every mutation.
 
-Given ``spec_path``, every request is validated against the spec (see :mod:`.spec`); a violation answers 400 with
-a body naming it and is appended to :attr:`HubEmulator.violations`, so a test can assert its client speaks the
-contract.
+Given ``spec_path``, every request is validated against the spec (see :mod:`.spec`), request-body fields the spec
+does not declare included (``strict_body``); a violation answers 400 with a body naming it and is appended to
+:attr:`HubEmulator.violations`, so a test can assert its client speaks the contract. Responses are validated too
+unless ``validate_responses=False`` (:attr:`HubEmulator.response_violations`).
+
+``adversary`` turns on paging adversary modes (:data:`~.adversary.ADVERSARY_MODES`: capped or ignored page sizes,
+drifting totals, inserts between pages, late audit ingestion, an ignored ``page``) for every listing.
 
 Knobs for negative tests: :meth:`~HubEmulator.expire_tokens`, :meth:`~HubEmulator.rate_limit`,
 :meth:`~HubEmulator.fail`; seeders make large data sets cheaply (``seed_audit_events(…, 100_000)``). The handlers
@@ -66,8 +70,8 @@ class HubEmulator(HubOperations):
     members. The SCIM endpoints belong to the first organization and accept only ``Bearer <scim_token>``.
 
     What tests read: ``requests`` (:class:`LoggedRequest` per request), ``violations`` (requests that broke the
-    spec; each also answered 400), ``response_violations`` (with ``validate_responses=True``: answers that broke
-    it), ``auth_failures`` (failed logins per identifier), ``tokens_issued``, and ``state``/``scim`` for direct
+    spec; each also answered 400), ``response_violations`` (unless ``validate_responses=False``: answers that
+    broke it), ``auth_failures`` (failed logins per identifier), ``tokens_issued``, and ``state``/``scim`` for direct
     inspection. ``two_factor_users``, ``jwt_ttl`` and ``ratelimit_limit`` may be changed while running.
     """
 
