@@ -76,10 +76,45 @@ def full_report(result: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(ObjectStoragePath(result["reports"]["json"]).read_bytes()))
 
 
+def push_max_mode_image(token_session: DockerHubSession, repository: str, tag: str) -> str:
+    """An index as ``docker buildx build --sbom=true --provenance=mode=max`` pushes it: one image (non-root), and
+    an attestation manifest with an SPDX SBOM (one package) and a max-mode SLSA v0.2 provenance (buildConfig with
+    its LLB steps, which only mode=max records)."""
+    from airflow_provider_dockerhub.testing.oci import (
+        SLSA_PREDICATE,
+        SPDX_PREDICATE,
+        Image,
+        attestation_manifest,
+        attested_index,
+        digest,
+        in_toto_statement,
+        push_index,
+        spdx_sbom,
+    )
+
+    image = Image(user="65532", files={"app/run": f"{repository}:{tag}".encode()})
+    sbom = spdx_sbom([{"name": "zlib", "version": "1.3", "license": "Zlib", "purl": "pkg:apk/alpine/zlib@1.3"}])
+    provenance = {
+        "builder": {"id": ""},
+        "buildType": "https://mobyproject.org/buildkit@v1",
+        "materials": [],
+        "buildConfig": {"llbDefinition": [{"id": "step0", "op": {"source": {"identifier": "local://context"}}}]},
+        "metadata": {"buildInvocationID": "test", "completeness": {"parameters": True}, "reproducible": False},
+    }
+    attestation = attestation_manifest(
+        [
+            (SPDX_PREDICATE, in_toto_statement(image.manifest, SPDX_PREDICATE, sbom)),
+            (SLSA_PREDICATE, in_toto_statement(image.manifest, SLSA_PREDICATE, provenance)),
+        ]
+    )
+    push_index(token_session.registry, repository, attested_index([(image, attestation)]), tag)
+    return str(digest(image.manifest))
+
+
 def test_supply_chain_gate_passes_an_attested_non_root_image(
-    token_registry_conn: str, token_session: DockerHubSession, tmp_path: Path
+    token_registry_conn: str, token_session: DockerHubSession
 ) -> None:
-    digest = build_and_push(token_session, tmp_path, "gate/good", "1.0", packages=(SbomPackage("zlib", "1.3", "Zlib"),))
+    digest = push_max_mode_image(token_session, "gate/good", "1.0")
     result, ti = run(
         DockerHubSupplyChainGateOperator(task_id="g", image="gate/good:1.0", dockerhub_conn_id=token_registry_conn)
     )
@@ -271,7 +306,11 @@ def test_scout_gate_with_baseline_fails_only_on_what_got_worse(
     scout.add_image(scout_image(token_registry, "gate/base", new, [known]))
     result, _ = run(
         DockerHubScoutPolicyGateOperator(
-            task_id="g", image="gate/base:rc", baseline="gate/base:prod", dockerhub_conn_id=token_registry_conn
+            task_id="g",
+            image="gate/base:rc",
+            baseline="gate/base:prod",
+            policies=["fixable-vulnerabilities"],
+            dockerhub_conn_id=token_registry_conn,
         )
     )
     assert result["passed"] is True  # non-compliant, but no worse than production
@@ -281,7 +320,11 @@ def test_scout_gate_with_baseline_fails_only_on_what_got_worse(
     with pytest.raises(AirflowFailException, match="worse than gate/base:prod"):
         run(
             DockerHubScoutPolicyGateOperator(
-                task_id="g", image="gate/base:rc", baseline="gate/base:prod", dockerhub_conn_id=token_registry_conn
+                task_id="g",
+                image="gate/base:rc",
+                baseline="gate/base:prod",
+                policies=["fixable-vulnerabilities"],
+                dockerhub_conn_id=token_registry_conn,
             )
         )
 
