@@ -185,8 +185,8 @@ class Sandbox:
 
     @staticmethod
     def _parent_index(registry: Any, repository: str, digest: str, limit: int = 200) -> tuple[str, str] | None:
-        """``(index digest, platform)`` of a tagged index listing ``digest``, newest tag first (at most ``limit``
-        tags are read, so a repository with many tags costs a bounded number of requests)."""
+        """``(index digest, platform)`` of a tagged index listing ``digest``, tags read in reverse name order (at
+        most ``limit``, so a repository with many tags costs a bounded number of requests)."""
         from airflow_provider_dockerhub.client.registry.media import Platform, child_descriptors, is_index
 
         for number, tag in enumerate(sorted(registry.list_tags(repository), reverse=True)):
