@@ -23,7 +23,15 @@ def event_key(raw: Any) -> str:
     """The content key of a raw audit event: the first 128 bits of the SHA-256 of its canonical JSON (plenty to
     tell millions of events apart, half the memory of the whole digest in a watermark's key set). Events carry
     no id; two events equal in every field (account, action, name, actor, data, timestamp) are one event."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return key_of_canonical(canonical_event(raw))
+
+
+def canonical_event(raw: Any) -> str:
+    """An event as canonical JSON (sorted keys, no spaces, UTF-8 kept): what the export writes and keys."""
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def key_of_canonical(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

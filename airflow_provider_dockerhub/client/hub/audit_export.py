@@ -20,10 +20,14 @@ that another run wrote is an error, not an overwrite.
 
 from __future__ import annotations
 
+import base64
+import bisect
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import sys
+from array import array
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -31,7 +35,7 @@ from typing import Any, Protocol
 from ..core.errors import DockerHubError, InvalidInputError
 from ..core.front import SyncFront
 from ..core.pagination import iterate_batches
-from .audit import AuditFlows, event_key
+from .audit import AuditFlows, canonical_event, key_of_canonical
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +62,29 @@ class ExportStore(Protocol):
         """Remove ``name`` and everything under it, if present."""
 
 
+class _Either:
+    """Membership in either of two containers, without copying the watermark's keys into one set."""
+
+    def __init__(self, first: Container[str], second: Container[str]) -> None:
+        self.first, self.second = first, second
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.first or key in self.second
+
+
 class ExportError(DockerHubError):
     """The export cannot go on without losing or overwriting events (the message says why)."""
 
 
 def parse_time(value: str) -> datetime:
-    """An API timestamp (RFC 3339) as an aware UTC datetime, parsed by pendulum."""
+    """An API timestamp (RFC 3339) as an aware UTC datetime. The API's own ``…Z`` form takes the standard
+    library's parser (every event is parsed, and it is ~20x faster); anything else goes to pendulum."""
+    try:
+        fast = datetime.fromisoformat(value)
+    except ValueError:
+        fast = None
+    if fast is not None and fast.tzinfo is not None:
+        return fast.astimezone(UTC)
     import pendulum
 
     parsed = pendulum.parse(value)
@@ -80,6 +101,72 @@ def _compact(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+class RecentKeys:
+    """Content keys of exported events and their times, 16 bytes each (the first 64 bits of the key, the epoch
+    second) in two arrays: a day's lookback of a busy organization (86,400 events) is 1.4 MB, not the ~40 MB a
+    dict of strings would take. 64 bits tell ~10^5 keys apart with a collision chance near 10^-9."""
+
+    def __init__(self, times: array[int] | None = None, hashes: array[int] | None = None) -> None:
+        self.times: array[int] = times if times is not None else array("q")
+        self.hashes: array[int] = hashes if hashes is not None else array("Q")
+        self._sorted: array[int] | None = None
+
+    @staticmethod
+    def _hash(key: str) -> int:
+        return int(key[:16], 16)
+
+    def add(self, key: str, when: int) -> None:
+        self.times.append(when)
+        self.hashes.append(self._hash(key))
+        self._sorted = None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if self._sorted is None:
+            self._sorted = array("Q", sorted(self.hashes))
+        wanted = self._hash(key)
+        at = bisect.bisect_left(self._sorted, wanted)
+        return at < len(self._sorted) and self._sorted[at] == wanted
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def keep_since(self, floor: int) -> None:
+        """Forget the keys of events before ``floor`` (no later window reaches them)."""
+        times, hashes = array("q"), array("Q")
+        for when, hashed in zip(self.times, self.hashes, strict=True):
+            if when >= floor:
+                times.append(when)
+                hashes.append(hashed)
+        self.times, self.hashes, self._sorted = times, hashes, None
+
+    def to_json(self) -> dict[str, str]:
+        """Both arrays as little-endian base64 (compact, and no list of a hundred thousand Python objects)."""
+        return {"times": _pack(self.times), "hashes": _pack(self.hashes)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str] | None) -> RecentKeys:
+        if not data:
+            return cls()
+        return cls(_unpack("q", data["times"]), _unpack("Q", data["hashes"]))
+
+
+def _pack(values: array[int]) -> str:
+    if sys.byteorder == "big":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return base64.b64encode(values.tobytes()).decode()
+
+
+def _unpack(typecode: str, text: str) -> array[int]:
+    values = array(typecode)
+    values.frombytes(base64.b64decode(text))
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
 @dataclass
 class Watermark:
     """What the runs so far exported: the newest event's time, the keys of the events within ``lookback`` before
@@ -88,7 +175,7 @@ class Watermark:
     account: str
     newest: datetime | None = None
     exported_until: datetime | None = None
-    keys: dict[str, str] = field(default_factory=dict)  # content key -> event time (RFC 3339)
+    keys: RecentKeys = field(default_factory=RecentKeys)
 
     @classmethod
     def load(cls, text: str | None, account: str) -> Watermark:
@@ -101,7 +188,7 @@ class Watermark:
             account,
             parse_time(data["newest"]) if data.get("newest") else None,
             parse_time(data["exported_until"]) if data.get("exported_until") else None,
-            dict(data.get("keys") or {}),
+            RecentKeys.from_json(data.get("keys")),
         )
 
     def dump(self) -> str:
@@ -111,7 +198,7 @@ class Watermark:
                 "account": self.account,
                 "newest": stamp(self.newest) if self.newest else None,
                 "exported_until": stamp(self.exported_until) if self.exported_until else None,
-                "keys": dict(sorted(self.keys.items())),
+                "keys": self.keys.to_json(),
             },
             indent=1,
         )
@@ -256,7 +343,7 @@ class AuditExport:
         upper = to
         if progress.first is not None:  # resume: everything newer than the oldest written second is written
             upper = min(to, parse_time(progress.first) + timedelta(seconds=1))
-        skip = set(state.keys) | set(progress.boundary)
+        skip: Container[str] = _Either(state.keys, set(progress.boundary))
         ops: AuditFlows = self.hub.ops
         pages = ops.audit_logs(
             self.account, start=frm, end=upper, action=self.action, actor=self.actor, page_size=self.page_size
@@ -274,7 +361,7 @@ class AuditExport:
             self.on_page(len(progress.parts), progress.count)
 
     def _new_events(
-        self, events: Iterable[Any], frm: datetime, to: datetime, skip: set[str]
+        self, events: Iterable[Any], frm: datetime, to: datetime, skip: Container[str]
     ) -> tuple[list[str], list[tuple[str, str]]]:
         lines: list[str] = []
         keyed: list[tuple[str, str]] = []
@@ -286,10 +373,11 @@ class AuditExport:
             # [from, to): the API's bounds are not documented as half-open; ours are.
             if not frm <= moment < to:
                 continue
-            key = event_key(raw)
+            canonical = canonical_event(raw)
+            key = key_of_canonical(canonical)
             if key in skip:  # exported by an earlier run (or before a resume); repeats within a listing
                 continue  # were already dropped by the paging loop
-            lines.append(json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
+            lines.append(canonical + "\n")
             keyed.append((key, stamp(moment)))
         return lines, keyed
 
@@ -310,18 +398,18 @@ class AuditExport:
         candidates = [state.newest, parse_time(progress.last) if progress.last else None]
         newest = max((c for c in candidates if c is not None), default=None)
         if newest is not None:
-            floor = stamp(newest - self.lookback)
-            keys = {k: w for k, w in state.keys.items() if w >= floor}
+            floor = int((newest - self.lookback).timestamp())
+            keys = state.keys
+            keys.keep_since(floor)
             for part in progress.parts:
                 older = True
-                for raw in read_partition((self.store.read_text(part) or "").splitlines()):
-                    when = stamp(parse_time(raw["timestamp"]))
+                for line in (self.store.read_text(part) or "").splitlines():
+                    when = int(parse_time(json.loads(line)["timestamp"]).timestamp())
                     if when >= floor:
-                        keys[event_key(raw)] = when
+                        keys.add(key_of_canonical(line), when)  # the line is the event's canonical JSON
                         older = False
                 if older:
                     break
-            state.keys = keys
         state.newest = newest
         state.exported_until = max(t for t in (state.exported_until, to) if t is not None)
 
