@@ -426,7 +426,12 @@ class DockerHubScoutPolicyGateOperator(_PolicyGate):
         evidence = gather_registry_evidence(registry, repository, reference, platform)
         config = self.hook.get_config()
         coords = ImageCoordinates.for_registry(config.registry_host, repository, evidence.digest)
-        return merge_scout(evidence, self.hook.scout.image(self.organization(), coords))
+        organization = self.organization()
+        details = None
+        # Scout's base image only where the registry (provenance materials + a tag lookup) could not tell.
+        if evidence.platform and (evidence.base_images is None or any(b.current is None for b in evidence.base_images)):
+            details = self.hook.scout.base_image(organization, coords, evidence.platform)
+        return merge_scout(evidence, self.hook.scout.image(organization, coords), details)
 
 
 class DockerHubSupplyChainGateOperator(_PolicyGate):
