@@ -134,7 +134,7 @@ class RegistryBlobSource:
         self.requests += 1
         response: httpx.Response = self._run(self._ops.open_blob(self.repository, self.digest, offset))
         self._response = response
-        self._pieces = response.iter_raw(PIECE_SIZE)
+        self._pieces = response.iter_raw()  # as received: a stall after a partial piece loses nothing
         self._pending, self._position = b"", offset
         if response.status_code == 206:
             start = response.headers.get("Content-Range", "").removeprefix("bytes ").partition("-")[0]

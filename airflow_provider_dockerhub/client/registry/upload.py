@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import time
 from collections.abc import Iterator
 from typing import IO, Any
@@ -192,7 +191,7 @@ class BlobPusher(UploadSession):
         return False
 
     def _upload(self, result: PushResult) -> Flow[None]:
-        label = f"push {self.repository} {os.fspath(getattr(self.source, 'path', 'stream'))}"
+        label = f"push {self.repository} {getattr(self.source, 'path', 'stream')}"
         progress = self.progress or Progress(self.source.size, label, self.progress_interval)
         cursor, self._cursor = self._cursor or Cursor(hashlib.new(self.algorithm)), None
         while True:
@@ -332,8 +331,6 @@ class BlobPusher(UploadSession):
             return Failure(wrapped)
         finally:
             handle.close()
-        if self._stop_now:
-            raise UploadCancelled(f"push to {self.repository} cancelled")
         if chunk_failed(response):
             asked = asked_wait(response)
             error = error_from_response(response, retry_after=asked)

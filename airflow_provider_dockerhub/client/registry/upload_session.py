@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from .chunks import held_bytes
 from .resume import ResumeState, ResumeStore, resume_key
 
 log = logging.getLogger("airflow_provider_dockerhub.client.registry.upload")
+
+CANCEL_GRACE = 30.0  # seconds a cancelled push may take to finish its chunk in flight
 
 
 class UploadCancelled(DockerHubError):
@@ -81,6 +84,7 @@ class UploadSession:
     def __init__(self) -> None:
         self._cancel = threading.Event()
         self._keep_session = False
+        self._cancelled_at = 0.0
         self._session: Session | None = None
         self._cursor: Cursor | None = None  # set when a previous try's session is resumed
 
@@ -89,16 +93,22 @@ class UploadSession:
         raise NotImplementedError
 
     def cancel(self, keep_session: bool = False) -> None:
-        """Stop the push (thread-safe). By default at once, deleting the registry's session. With
-        ``keep_session`` (a task killed with a resume store configured, so that its next try resumes) the
-        chunk in flight is finished first and the session and its resume state are kept: distribution drops a
-        session whose last chunk was cut mid-body, so stopping at once would make the session worthless."""
+        """Stop the push (thread-safe) once the chunk in flight has landed (at most ``CANCEL_GRACE`` seconds
+        later; then mid-body), then DELETE the session, or with ``keep_session`` (a task killed with a resume
+        store configured, so that its next try resumes) keep it and its resume state.
+
+        Why not at once: distribution invalidates a session whose chunk was cut mid-body, and then refuses its
+        DELETE too (404), leaving its files to the registry's upload purging; a session whose last chunk landed
+        is deleted cleanly, or resumed by the next try."""
         self._keep_session = self._keep_session or keep_session
+        if not self._cancel.is_set():
+            self._cancelled_at = time.monotonic()
         self._cancel.set()
 
     @property
     def _stop_now(self) -> bool:
-        return self._cancel.is_set() and not self._keep_session
+        """Cancelled long enough ago that the chunk in flight is abandoned mid-body."""
+        return self._cancel.is_set() and time.monotonic() - self._cancelled_at > CANCEL_GRACE
 
     def _cancelled(self) -> UploadCancelled:
         if self._keep_session and self._session is not None:
