@@ -324,7 +324,9 @@ def registry_evidence(
     shown = chosen or config_platform
     modes = [provenance_mode(p) for p in findings.provenance]
     mode = next((m for m in ("max", "min", "other", "empty") if m in modes), None)
-    base_images = yield from _base_images(ops, findings.provenance, str(shown) if shown else platform, sources)
+    layers = [str(d.get("digest")) for d in image.json().get("layers") or [] if isinstance(d, dict)]
+    shown_platform = str(shown) if shown else platform
+    base_images = yield from _base_images(ops, findings.provenance, shown_platform, layers, sources)
     if findings.vex_sources:
         sources["vex"] = "; ".join(findings.vex_sources)
     return ImageEvidence(
@@ -385,10 +387,14 @@ def _distro(packages: list[Package] | None) -> str | None:
 
 
 def _base_images(
-    ops: RegistryOperations, predicates: list[Any], platform: str | None, sources: dict[str, str]
+    ops: RegistryOperations, predicates: list[Any], platform: str | None, layers: list[str], sources: dict[str, str]
 ) -> Flow[list[BaseImage] | None]:
     """The base images named by the provenance materials, each looked up: does its tag still point to the digest
-    the build used? Images on another registry than the connection's are not looked up (unknown)."""
+    the build used? Images on another registry than the connection's are not looked up (unknown).
+
+    A multi-stage build names every stage's image. Docker's policies are about the runtime stage's base: the one
+    whose layers start the image's. When that can be read (the base on the connection's registry), only it is
+    kept; otherwise every stage's image is checked, the failing side."""
     materials = next((m for m in (image_materials(p) for p in predicates) if m is not None), None)
     if materials is None:
         sources["base_images"] = "unknown: no provenance materials (no provenance attestation, or it lists none)"
@@ -396,8 +402,33 @@ def _base_images(
     found = []
     for material in materials:
         found.append((yield from _lookup(ops, material, platform)))
-    sources["base_images"] = "provenance: " + (", ".join(b.reference for b in found) or "none (FROM scratch)")
+    how = "provenance"
+    if len(found) > 1:
+        runtime = []
+        for base in found:
+            if (yield from _starts(ops, base, platform, layers)):
+                runtime.append(base)
+        if runtime:
+            found, how = runtime, "provenance, runtime stage by its layers"
+    sources["base_images"] = f"{how}: " + (", ".join(b.reference for b in found) or "none (FROM scratch)")
     return found
+
+
+def _starts(ops: RegistryOperations, base: BaseImage, platform: str | None, layers: list[str]) -> Flow[bool]:
+    """Whether the image's layers begin with ``base``'s (read at the digest the build used, on our registry)."""
+    registry, _, repository = base.name.partition("/")
+    host = ops.state.config.registry_host
+    if base.digest is None or not (registry == host or (registry == "docker.io" and is_docker_hub_registry(host))):
+        return False
+    try:
+        manifest = yield from ops.get_manifest(repository, base.digest)
+        if is_index(manifest):
+            entry = select_platform(manifest, platform, base.reference)
+            manifest = yield from ops.get_manifest(repository, validate_digest(str(entry.get("digest"))))
+        own = [str(d.get("digest")) for d in manifest.json().get("layers") or [] if isinstance(d, dict)]
+    except (DockerHubError, ValueError, TypeError, AttributeError):
+        return False
+    return bool(own) and layers[: len(own)] == own
 
 
 def _lookup(ops: RegistryOperations, material: ImageMaterial, platform: str | None) -> Flow[BaseImage]:

@@ -461,3 +461,56 @@ def test_base_images_from_provenance_materials(token_session: DockerHubSession) 
     assert approved.status == "non_compliant" and [v["id"] for v in approved.violations] == [
         "docker.io/library/golang:1.22"
     ]
+
+
+def test_a_multi_stage_build_is_judged_on_its_runtime_base(token_session: DockerHubSession) -> None:
+    from airflow_provider_dockerhub.testing.oci import (
+        OCI_MANIFEST,
+        attestation_descriptor,
+        descriptor,
+        diff_id,
+        image_index,
+        image_manifest,
+        layer,
+    )
+
+    host = token_session.config.registry_host
+    runtime = Image(files={"os": b"runtime base: distroless-like"})
+    runtime_digest = push_raw(token_session.registry, "chain/runtime", runtime, "12")
+    app_layer = layer({"app/run": b"the binary the builder stage made"})
+    config = canonical(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"User": "65532"},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id(runtime.layer), diff_id(app_layer)]},
+        }
+    )
+    manifest = image_manifest(config, [runtime.layer, app_layer])  # FROM runtime, then COPY --from=builder
+    materials = [
+        {"uri": "pkg:docker/golang@1.22?platform=linux%2Famd64", "digest": {"sha256": "8" * 64}},  # builder stage
+        {"uri": f"pkg:docker/{host}/chain/runtime@12?platform=linux%2Famd64", "digest": {"sha256": runtime_digest[7:]}},
+    ]
+    statements = [
+        (SPDX_PREDICATE, in_toto_statement(manifest, SPDX_PREDICATE, spdx_sbom(PACKAGES[:2]))),
+        (SLSA_V02, in_toto_statement(manifest, SLSA_V02, {**max_provenance(), "materials": materials})),
+    ]
+    attestation, attestation_blobs = attestation_manifest(statements)
+    index = image_index(
+        [
+            descriptor(OCI_MANIFEST, manifest, platform={"os": "linux", "architecture": "amd64"}),
+            attestation_descriptor(attestation, manifest),
+        ]
+    )
+    blobs = [config, runtime.layer, app_layer, *attestation_blobs]
+    push_index(token_session.registry, "chain/multi-stage", (index, [manifest, attestation], blobs), "v1")
+
+    evidence = gather_registry_evidence(token_session.registry, "chain/multi-stage", "v1")
+    assert evidence.base_images is not None
+    assert [b.reference for b in evidence.base_images] == [f"{host}/chain/runtime:12"]  # the builder is not a base
+    assert evidence.sources["base_images"].startswith("provenance, runtime stage by its layers")
+    assert evaluate(evidence, ["no-stale-base-images"]).results[0].status == "compliant"
+    push_raw(token_session.registry, "chain/runtime", Image(files={"os": b"runtime base, patched"}), "12")
+    again = gather_registry_evidence(token_session.registry, "chain/multi-stage", "v1")
+    outdated = evaluate(again, ["no-stale-base-images"]).results[0]
+    assert outdated.status == "non_compliant" and outdated.violations[0]["id"] == f"{host}/chain/runtime:12"
