@@ -125,12 +125,14 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
     :param retention: how long Docker Hub keeps audit events (default 90 days, Docker's documented three
         months); a window reaching further back is logged as a warning and reported in the result.
     :param start: / :param end: override the data interval (``start`` only matters for the first run).
+    :param pages_per_part: pages written together into one in-flight part (default 10): what a retry resumes
+        after, against one object write per part.
 
-    Pages are written as they arrive (``_inflight/<run>/``) and a retry of the same run resumes after the last
-    written page; the partition is then assembled atomically (temporary object, then move), its manifest written
-    (window, count, first/last event time, SHA-256), and the watermark advanced last. Returns the manifest's
-    fields: ``{count, path, manifest, window, first_event, last_event, sha256, resumed_pages,
-    retention_warning}``.
+    Pages are written as they arrive (``_inflight/<run>/``, ``pages_per_part`` at a time) and a retry of the same
+    run resumes after the last written part; the partition is then assembled atomically (temporary object, then
+    move), its manifest written (window, count, first/last event time, SHA-256), and the watermark advanced
+    last. Returns the manifest's fields: ``{count, path, manifest, window, first_event, last_event, sha256,
+    resumed_parts, retention_warning}``.
     """
 
     template_fields: Sequence[str] = (
@@ -157,6 +159,7 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
         page_size: int = 100,
         lookback: timedelta | float = timedelta(days=1),
         retention: timedelta | float = timedelta(days=90),
+        pages_per_part: int = 10,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -176,6 +179,9 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
         self.page_size = page_size
         self.lookback = _duration(lookback, "lookback")
         self.retention = _duration(retention, "retention")
+        if type(pages_per_part) is not int or pages_per_part < 1:
+            raise ValueError(f"pages_per_part must be a positive integer, got {pages_per_part!r}")
+        self.pages_per_part = pages_per_part
 
     def interval(self, context: Context) -> tuple[datetime, datetime]:
         start = self.start or context.get("data_interval_start")
@@ -211,6 +217,7 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
             action=self.action,
             actor=self.actor,
             partition=partition,
+            pages_per_part=self.pages_per_part,
             on_page=lambda pages, count: self.log.debug("%d pages written, %d events", pages, count),
         )
         try:
@@ -226,7 +233,7 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
             *result.as_xcom()["window"],
             root / result.path,
             result.sha256,
-            f", resumed after {result.resumed_pages} written pages" if result.resumed_pages else "",
+            f", resumed after {result.resumed_parts} written parts" if result.resumed_parts else "",
         )
         xcom = result.as_xcom()
         xcom["path"], xcom["manifest"] = str(root / result.path), str(root / result.manifest)

@@ -231,7 +231,7 @@ class ExportResult:
     first_event: str | None
     last_event: str | None
     sha256: str
-    resumed_pages: int
+    resumed_parts: int
     retention_warning: str | None
 
     def as_xcom(self) -> dict[str, Any]:
@@ -243,7 +243,7 @@ class ExportResult:
             "first_event": self.first_event,
             "last_event": self.last_event,
             "sha256": self.sha256,
-            "resumed_pages": self.resumed_pages,
+            "resumed_parts": self.resumed_parts,
             "retention_warning": self.retention_warning,
         }
 
@@ -263,7 +263,10 @@ class AuditExport:
     actor: str | None = None
     partition: str | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    on_page: Callable[[int, int], None] = field(default=lambda page, count: None)  # (pages written, events)
+    on_page: Callable[[int, int], None] = field(default=lambda page, count: None)  # (parts written, events)
+    pages_per_part: int = 10  # pages per written part (what a retry resumes after)
+    flush_bytes: int = 4 << 20
+    _fresh: RecentKeys = field(default_factory=RecentKeys, init=False, repr=False)
 
     def window(self, start: datetime, end: datetime, state: Watermark) -> tuple[datetime, datetime]:
         """``[newest exported event - lookback, end)`` once an event was exported (or, while none was, from the
@@ -306,6 +309,7 @@ class AuditExport:
         else:
             progress = Progress.load(self.store.read_text(f"{inflight}/progress.json"))
             resumed = len(progress.parts)
+            self._fresh = RecentKeys()
             self._pages(frm, to, state, progress, inflight)
             digest, size = self.store.assemble(name, progress.parts)
             manifest = {
@@ -319,11 +323,11 @@ class AuditExport:
                 "bytes": size,
                 "lookback_seconds": int(self.lookback.total_seconds()),
                 "filters": {"action": self.action, "actor": self.actor},
-                "resumed_pages": resumed,
+                "resumed_parts": resumed,
                 "exported_at": stamp(self.now()),
             }
             self.store.write_text(manifest_name, json.dumps(manifest, indent=1))
-        self._advance(state, progress, to)
+        self._advance(state, progress, to, read_back=existing is not None or manifest["resumed_parts"] > 0)
         self.store.write_text(STATE_NAME, state.dump())
         self.store.delete_tree(inflight)
         return ExportResult(
@@ -334,7 +338,7 @@ class AuditExport:
             manifest["first_event"],
             manifest["last_event"],
             manifest["sha256"],
-            manifest["resumed_pages"],
+            manifest["resumed_parts"],
             warning,
         )
 
@@ -349,16 +353,30 @@ class AuditExport:
             self.account, start=frm, end=upper, action=self.action, actor=self.actor, page_size=self.page_size
         )
         raw_pages = replace(pages, item=lambda raw: raw)  # the events exactly as served, keyed as served
+        lines: list[str] = []
+        keyed: list[tuple[str, str]] = []
+        buffered = 0
         for _, events in iterate_batches(self.hub.run, raw_pages):
-            lines, keyed = self._new_events(events, frm, to, skip)
-            if not lines:
-                continue
-            part = f"{inflight}/page-{len(progress.parts) + 1:06d}.jsonl"
-            self.store.write_text(part, "".join(lines))
-            self._record(progress, keyed)
-            progress.parts.append(part)
-            self.store.write_text(f"{inflight}/progress.json", progress.dump())
-            self.on_page(len(progress.parts), progress.count)
+            page_lines, page_keyed = self._new_events(events, frm, to, skip)
+            lines += page_lines
+            keyed += page_keyed
+            buffered += 1
+            # Pages are written in groups (a retry resumes after the last group written): one object write per
+            # page would make a 1,000-page export spend its time in object-storage round trips.
+            if buffered >= self.pages_per_part or sum(map(len, lines)) >= self.flush_bytes:
+                self._flush(progress, inflight, lines, keyed)
+                lines, keyed, buffered = [], [], 0
+        self._flush(progress, inflight, lines, keyed)
+
+    def _flush(self, progress: Progress, inflight: str, lines: list[str], keyed: list[tuple[str, str]]) -> None:
+        if not lines:
+            return
+        part = f"{inflight}/page-{len(progress.parts) + 1:06d}.jsonl"
+        self.store.write_text(part, "".join(lines))
+        self._record(progress, keyed)
+        progress.parts.append(part)
+        self.store.write_text(f"{inflight}/progress.json", progress.dump())
+        self.on_page(len(progress.parts), progress.count)
 
     def _new_events(
         self, events: Iterable[Any], frm: datetime, to: datetime, skip: Container[str]
@@ -390,26 +408,36 @@ class AuditExport:
                 progress.first, progress.boundary = when, []
             if when == progress.first:
                 progress.boundary.append(key)
+            # The keys the next window's overlap can meet: the log comes newest first, so the first page sets
+            # the bar and most keys of a long export are never held (16 bytes each for the rest).
+            seconds = int(parse_time(when).timestamp())
+            if seconds >= int(parse_time(progress.last).timestamp() - self.lookback.total_seconds()):
+                self._fresh.add(key, seconds)
 
-    def _advance(self, state: Watermark, progress: Progress, to: datetime) -> None:
-        """The new watermark: the newest event so far, and the keys of the events within ``lookback`` before it
-        (read back from this run's pages, newest first, until they are older: memory stays bounded by the
-        lookback, not by the export)."""
+    def _advance(self, state: Watermark, progress: Progress, to: datetime, read_back: bool) -> None:
+        """The new watermark: the newest event so far, and the keys of the events within ``lookback`` before it.
+        They were collected while writing; after a resume (``read_back``) the pages written by the earlier try
+        are read back, newest first, until they are older than that."""
         candidates = [state.newest, parse_time(progress.last) if progress.last else None]
         newest = max((c for c in candidates if c is not None), default=None)
         if newest is not None:
             floor = int((newest - self.lookback).timestamp())
             keys = state.keys
+            if read_back:
+                for part in progress.parts:
+                    older = True
+                    for line in (self.store.read_text(part) or "").splitlines():
+                        when = int(parse_time(json.loads(line)["timestamp"]).timestamp())
+                        if when >= floor:
+                            keys.add(key_of_canonical(line), when)  # the line is the event's canonical JSON
+                            older = False
+                    if older:
+                        break
+            else:
+                for when, hashed in zip(self._fresh.times, self._fresh.hashes, strict=True):
+                    keys.times.append(when)
+                    keys.hashes.append(hashed)
             keys.keep_since(floor)
-            for part in progress.parts:
-                older = True
-                for line in (self.store.read_text(part) or "").splitlines():
-                    when = int(parse_time(json.loads(line)["timestamp"]).timestamp())
-                    if when >= floor:
-                        keys.add(key_of_canonical(line), when)  # the line is the event's canonical JSON
-                        older = False
-                if older:
-                    break
         state.newest = newest
         state.exported_until = max(t for t in (state.exported_until, to) if t is not None)
 

@@ -181,14 +181,14 @@ def test_a_retry_resumes_after_the_last_written_page(
 
     emulator.state.query_audit = fail_page_3  # type: ignore[method-assign]
     with pytest.raises(Exception, match="503"):
-        run(conn, root, D1, page_size=25, account="acme")
+        run(conn, root, D1, page_size=25, account="acme", pages_per_part=1)
     assert not list(root.glob("*.jsonl")) and not (root / STATE_NAME).exists()
     assert len(list(root.glob("_inflight/*/page-*.jsonl"))) == 2  # pages 1 and 2 are kept for the retry
     emulator.state.query_audit = query  # type: ignore[method-assign]
     emulator.seed_audit_events("acme", 3, start=D1 + timedelta(hours=3), step_seconds=1)  # newer: shifts pages
     emulator.reset_log()
-    result = run(conn, root, D1, page_size=25, account="acme")
-    assert result["resumed_pages"] == 2 and result["count"] == 60
+    result = run(conn, root, D1, page_size=25, account="acme", pages_per_part=1)
+    assert result["resumed_parts"] == 2 and result["count"] == 60
     queries = [r.query for r in emulator.requests if r.path == AUDIT]
     # The retry asks only up to the oldest written event's second (50 written: 01:10 is the oldest; `to` is
     # exclusive), so the shifted offsets cannot make it skip or repeat anything.
