@@ -226,16 +226,19 @@ class DockerHubAuditLogExportOperator(DockerHubBaseOperator):
             raise AirflowFailException(str(exc)) from exc
         finally:
             self.hook.close()
+        xcom = result.as_xcom()
+        if result.path is None or result.manifest is None:
+            self.log.info("nothing to export for %s: [%s, %s) was covered by earlier runs", account, *xcom["window"])
+            return xcom
         self.log.info(
             "exported %d audit events of %s for [%s, %s) to %s (sha256 %s%s)",
             result.count,
             account,
-            *result.as_xcom()["window"],
+            *xcom["window"],
             root / result.path,
             result.sha256,
             f", resumed after {result.resumed_parts} written parts" if result.resumed_parts else "",
         )
-        xcom = result.as_xcom()
         xcom["path"], xcom["manifest"] = str(root / result.path), str(root / result.manifest)
         return xcom
 

@@ -224,13 +224,15 @@ class Progress:
 
 @dataclass(frozen=True)
 class ExportResult:
-    path: str
-    manifest: str
+    """A run's outcome; ``path``/``manifest``/``sha256`` are ``None`` when its window was already covered."""
+
+    path: str | None
+    manifest: str | None
     count: int
     window: tuple[datetime, datetime]
     first_event: str | None
     last_event: str | None
-    sha256: str
+    sha256: str | None
     resumed_parts: int
     retention_warning: str | None
 
@@ -274,7 +276,9 @@ class AuditExport:
         since = state.newest or state.exported_until
         if since is None:
             return start, end
-        return min(since - self.lookback, start), end
+        # Once a run has exported, the watermark alone decides where the next one starts: a cleared old run
+        # (its interval long covered, its keys long pruned) must not export its events a second time.
+        return since - self.lookback, end
 
     def execute(self, start: datetime, end: datetime) -> ExportResult:
         if self.lookback < timedelta(0):
@@ -282,7 +286,8 @@ class AuditExport:
         state = Watermark.load(self.store.read_text(STATE_NAME), self.account)
         frm, to = self.window(start, end, state)
         if to <= frm:
-            raise InvalidInputError(f"empty export window [{stamp(frm)}, {stamp(to)})")
+            log.info("nothing to export: [%s, %s) was covered by earlier runs", stamp(start), stamp(end))
+            return ExportResult(None, None, 0, (frm, to), None, None, None, 0, None)
         warning = None
         oldest_kept = self.now() - self.retention
         if frm < oldest_kept:

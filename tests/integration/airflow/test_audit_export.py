@@ -231,3 +231,16 @@ def test_print_the_table() -> None:
     rows = [f"| {m} | {s} | {e} | {x} | {verdict(m, e, x)} |" for m, s, e, x in EXPORTS]
     print("\n| mode | scenario | events expected | exported | |\n|---|---|---|---|---|\n" + "\n".join(rows))
     assert all(e == x for m, _, e, x in EXPORTS if m != "ignore_page")
+
+
+@pytest.mark.parametrize("emulator", ["none"], indirect=True)
+def test_a_cleared_old_run_exports_nothing_twice(emulator: HubEmulator, conn: str, tmp_path: Path) -> None:
+    root = tmp_path / "audit"
+    for day in range(5):
+        seed_day(emulator, D1 + day * DAY, 3)
+    for day in range(5):
+        run(conn, root, D1 + day * DAY, lookback=DAY)
+    again = run(conn, root, D1 + DAY, lookback=DAY)  # day 2, cleared and re-run after day 5's run
+    assert (again["count"], again["path"], again["manifest"]) == (0, None, None)
+    keys = exported(root)
+    assert len(keys) == len(set(keys)) == 15
