@@ -15,13 +15,16 @@ fi
 mkdir -p bench/results
 status=0
 summaries=()
-for bench in import_cost push_vs_curl head_rate triggers_1000 resume_cost hub_sync_bench; do
+for bench in import_cost push_vs_curl head_rate triggers_1000 resume_cost resume_retry wan_transfer hub_sync_bench; do
   args=("${QUICK[@]}")
   if [[ "$bench" == "import_cost" && ${#QUICK[@]} -gt 0 ]]; then
     args=(--runs 3)  # import_cost has no --quick; fewer interpreters instead
   fi
-  if [[ "$bench" == "resume_cost" && ${#QUICK[@]} -gt 0 ]]; then
+  if [[ ("$bench" == "resume_cost" || "$bench" == "resume_retry") && ${#QUICK[@]} -gt 0 ]]; then
     args=(--size-mib 256 --chunk-mib 16)  # no --quick either: a smaller blob
+  fi
+  if [[ "$bench" == "wan_transfer" && ${#QUICK[@]} -gt 0 ]]; then
+    args=(--rounds 1 --rtts 0 50 --platforms 2 --layers 2)
   fi
   echo "== $bench ${args[*]}" >&2
   out="bench/results/$bench.stdout.txt"

@@ -271,6 +271,11 @@ class ShapingProxy:
     def _requests(self, rfile: BufferedReader, line: _DelayLine) -> None:
         buf = memoryview(bytearray(PIECE))
         while True:
+            first = rfile.peek(1)[:1]
+            if first and not first.isupper():  # not an HTTP request (a TLS ClientHello probing for HTTPS): raw
+                while data := rfile.read1(PIECE):
+                    self._send(line, data)
+                return
             head = read_head(rfile)
             if head is None:
                 return
