@@ -3,6 +3,11 @@
 Given ``spec_path``, :class:`~airflow_provider_dockerhub.testing.hub.HubEmulator` validates every request against
 the spec (parameters and bodies, via openapi-core, after the repairs listed in :data:`SPEC_WORKAROUNDS`). The spec
 file is never needed at run time: without it there is no validation, and openapi-core is not imported.
+
+Request bodies are also held to the properties the spec declares (``strict_body``, on by default): the spec
+leaves ``additionalProperties`` unsaid, which OpenAPI reads as "anything goes", and the live API silently drops
+fields it does not know, so a misspelled optional field (``is_privat``) would quietly keep its default. The
+emulator answers it with 400 instead, naming the field.
 """
 
 from __future__ import annotations
