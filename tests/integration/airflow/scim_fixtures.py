@@ -16,7 +16,7 @@ from tests.specs import spec_path
 MODES = ("none", *ADVERSARY_MODES)
 SCIM_USERS = "/v2/scim/2.0/Users"
 RESULTS: dict[str, dict[str, Any]] = {}  # mode -> expected/changed, printed as the table
-UNLISTABLE = {"ignore_page"}  # no listing can complete: the sync must refuse, changing nothing
+UNLISTABLE = {"ignore_page"}  # no listing beyond one page can complete: the sync must refuse, changing nothing
 
 
 def mode_of(request: pytest.FixtureRequest) -> str:

@@ -25,11 +25,9 @@ from airflow_provider_dockerhub.client.hub.scim_sync import Change, SyncPlan
 from airflow_provider_dockerhub.operators.scim import DockerHubScimSyncOperator
 from airflow_provider_dockerhub.testing.hub import HubEmulator
 from tests.integration.airflow.scim_fixtures import (  # noqa: F401 - fixtures
-    UNLISTABLE,
     conn,
     emulators,
     hub,
-    mode_of,
     seeded,
     state,
     write_csv,
@@ -37,13 +35,6 @@ from tests.integration.airflow.scim_fixtures import (  # noqa: F401 - fixtures
 )
 
 EXPORTS = Path(__file__).parents[2] / "unit" / "hub" / "idp_exports"
-
-
-@pytest.fixture(autouse=True)
-def listable(request: pytest.FixtureRequest) -> None:
-    # ignore_page makes every listing impossible; test_scim_sync.py asserts that the sync refuses there.
-    if mode_of(request) in UNLISTABLE:
-        pytest.skip("no SCIM listing can complete in this mode (the refusal is asserted in test_scim_sync.py)")
 
 
 def test_a_failed_create_does_not_block_offboarding(hub: HubEmulator, conn: Callable[..., str], tmp_path: Path) -> None:
