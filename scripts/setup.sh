@@ -2,12 +2,14 @@
 # Sets up everything the tests and the demo need on a Debian machine, idempotently:
 #   - Debian's docker-registry (distribution 2.8), which the test fixtures start on 127.0.0.1;
 #   - a virtual environment in .venv with the provider (editable), Airflow and the test tools.
-# Usage: scripts/setup.sh            (VENV=/path overrides the venv location; PYTHON picks the interpreter)
+# Usage: scripts/setup.sh            (VENV=/path overrides the venv location; PYTHON picks the interpreter;
+#                                     EXTRAS=sandbox,distributed picks the provider's extras, default test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
+EXTRAS="${EXTRAS:-test}"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -26,5 +28,5 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-echo "==> installing the provider with its test extras"
-"$VENV/bin/python" -m pip install -q -e ".[test]"
+echo "==> installing the provider with its extras: $EXTRAS"
+"$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
