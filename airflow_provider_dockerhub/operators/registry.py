@@ -275,6 +275,8 @@ class DockerHubCopyImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
     :param max_concurrent_blobs: blobs transferred at once, across all platforms (default 6, at most 32).
     :param resume_store: where resume state is kept between tries (an ``ObjectStoragePath`` URL every worker
         can reach); a copy killed mid-blob resumes on the next try.
+    :param chunk_size: PATCH chunk size in bytes for blobs streamed to another registry (default 64 MiB); what
+        a killed copy may have to send again.
     """
 
     template_fields: Sequence[str] = (
@@ -299,6 +301,7 @@ class DockerHubCopyImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
         gate_report_hash: str | None = None,
         max_concurrent_blobs: int | None = None,
         resume_store: str | None = None,
+        chunk_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         named = _named_image(destination)
@@ -317,6 +320,7 @@ class DockerHubCopyImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
         self.gate_report_hash = gate_report_hash
         self.max_concurrent_blobs = max_concurrent_blobs
         self.resume_store = resume_store
+        self.chunk_size = chunk_size
         self._engine = None
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -344,6 +348,7 @@ class DockerHubCopyImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
                 dst.repository,
                 tags,
                 destination=destination_registry if destination_hook else None,
+                chunk_size=self.chunk_size,
                 resume=resume_store_for(self.resume_store, context),
                 engine=self._transfer_engine(self.max_concurrent_blobs),
             )

@@ -175,3 +175,9 @@ class _Window:
 
     def close(self) -> None:
         return None
+
+    def __enter__(self) -> _Window:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
