@@ -65,7 +65,12 @@ def child(spec: dict[str, Any]) -> None:
         else:
             with session(spec["source"]) as src:
                 src.registry.copy_image(
-                    "src/app", "v1", spec["repository"], ["v1"], destination=dst.registry, **options
+                    spec.get("source_repository", "src/app"),
+                    "v1",
+                    spec["repository"],
+                    ["v1"],
+                    destination=dst.registry,
+                    **options,
                 )
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
@@ -237,6 +242,7 @@ def main() -> None:
                 seed |= {"destination": src_proxy.url, "source": src_proxy.url}
                 timed([sys.executable, __file__, "--child", json.dumps(seed)], {**os.environ, "PYTHONPATH": str(ROOT)})
                 runs = rounds(world, args, rate, baseline, tmp)
+                flat = rss_flatness(world, tmp, rate)
     summary = summarize(runs, args.rtts)
     load_after = uptime()
     data = {
@@ -250,6 +256,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "runs": runs,
         "summary": summary,
+        "copy_rss_flatness": flat,
     }
     write_result("wan_transfer", data)
     print(
@@ -258,6 +265,30 @@ def main() -> None:
     )
     for line in summary["lines"]:
         print(line)
+    print(
+        f"copy peak RSS: {flat['small_peak_rss_mib']} MiB for a {flat['small_image_mib']} MiB image vs "
+        f"{flat['large_peak_rss_mib']} MiB for {flat['large_image_mib']} MiB (goal: <= {flat['goal_mib']} MiB, flat)"
+    )
+
+
+def rss_flatness(world: World, tmp: Path, rate: float) -> dict[str, Any]:
+    """The provider's copy peak RSS for a small image next to the large one, at 0 ms, once each."""
+    world.shape(0, rate)
+    small, small_bytes = build_layout(tmp / "small", 1, 2)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    seed = {"operation": "push", "repository": "src/small", "layout": str(small), "concurrency": 6}
+    seed |= {"destination": world.source_proxy.url, "source": world.source_proxy.url}
+    timed([sys.executable, __file__, "--child", json.dumps(seed)], env)
+    measured: dict[str, Any] = {"goal_mib": 6 * 2 * 64 + 64}  # concurrent blobs x 2 chunks + 64 MiB
+    large_bytes = sum(p.stat().st_size for p in (world.layout / "blobs" / "sha256").iterdir())
+    for name, repository, size in (("small", "src/small", small_bytes), ("large", "src/app", large_bytes)):
+        spec = {"operation": "copy", "repository": f"bench/rss-{name}", "source_repository": repository}
+        spec |= {"source": world.source_proxy.url, "destination": world.destination_proxy.url, "concurrency": 6}
+        spec["layout"] = ""
+        result = timed([sys.executable, __file__, "--child", json.dumps(spec)], env)
+        measured[f"{name}_peak_rss_mib"] = result["peak_rss_mib"]
+        measured[f"{name}_image_mib"] = round(size / MIB)
+    return measured
 
 
 def rounds(world: World, args: Any, rate: float, baseline: Path | None, tmp: Path) -> list[dict[str, Any]]:
