@@ -139,7 +139,10 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "extra-links": ["airflow_provider_dockerhub.operators.policy.DockerHubImageLink"],
+        "extra-links": [
+            "airflow_provider_dockerhub.operators.policy.DockerHubImageLink",
+            "airflow_provider_dockerhub.operators.links.DockerHubTransferImageLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "dockerhub",

@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_dockerhub.assets import DOCKER_HUB, foreign_image_outlets
 from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator, default_image_outlets
+from airflow_provider_dockerhub.operators.links import DockerHubTransferImageLink
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -184,6 +185,7 @@ class DockerHubPushImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
         can reach, e.g. ``file:///shared/dockerhub-resume``); a push killed mid-blob resumes on the next try.
     """
 
+    operator_extra_links = (DockerHubTransferImageLink(),)  # the image's Docker Hub page; none elsewhere
     template_fields: Sequence[str] = (
         "layout_path",
         "repository",
@@ -279,6 +281,7 @@ class DockerHubCopyImageOperator(_TransferOperatorMixin, DockerHubBaseOperator):
         a killed copy may have to send again.
     """
 
+    operator_extra_links = (DockerHubTransferImageLink(),)  # the image's Docker Hub page; none elsewhere
     template_fields: Sequence[str] = (
         "source",
         "destination",
