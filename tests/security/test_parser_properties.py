@@ -31,7 +31,8 @@ from airflow_provider_dockerhub.client.core.reference import (
     validate_repository_name,
 )
 from airflow_provider_dockerhub.client.core.transport import parse_retry_after
-from airflow_provider_dockerhub.client.registry.upload import PushResult, _held_bytes
+from airflow_provider_dockerhub.client.registry.chunks import held_bytes as _held_bytes
+from airflow_provider_dockerhub.client.registry.upload import PushResult
 
 REG = "https://registry.example.com"
 
