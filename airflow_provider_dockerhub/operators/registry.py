@@ -84,7 +84,7 @@ class _TransferOperatorMixin:
     def _transfer_engine(self, max_concurrent_blobs: int | None) -> TransferEngine:
         from airflow_provider_dockerhub.client.registry.transfer import TransferEngine
 
-        self._engine = TransferEngine(max_concurrent_blobs)
+        self._engine = TransferEngine(max_concurrent_blobs, keep_sessions_on_interrupt=bool(self.resume_store))
         return self._engine
 
     def on_kill(self) -> None:

@@ -194,9 +194,19 @@ class BlobProgress:
 class TransferEngine:
     """Runs blob tasks ``max_concurrent_blobs`` at a time; one engine per transfer (``cancel`` is for it)."""
 
-    def __init__(self, max_concurrent_blobs: int | None = None, *, progress_interval: float = PROGRESS_INTERVAL):
+    def __init__(
+        self,
+        max_concurrent_blobs: int | None = None,
+        *,
+        progress_interval: float = PROGRESS_INTERVAL,
+        keep_sessions_on_interrupt: bool = False,
+    ) -> None:
+        """``keep_sessions_on_interrupt``: when the waiting thread is interrupted (Airflow's
+        ``execution_timeout`` raises in it before calling ``on_kill``), keep the sessions for the next try, as
+        ``cancel(keep_sessions=True)`` does; the operators set it when a resume store is configured."""
         self.max_concurrent_blobs = check_concurrency(max_concurrent_blobs)
         self.progress_interval = progress_interval
+        self.keep_sessions_on_interrupt = keep_sessions_on_interrupt
         self._cancelled = threading.Event()
         self._keep_sessions = False
         self._running: set[BlobTask] = set()
@@ -266,7 +276,7 @@ class TransferEngine:
             except BaseException:
                 # The waiting thread was interrupted (a task timeout raised in it, KeyboardInterrupt): stop the
                 # blobs before the pool's exit waits for them, keeping sessions only if asked to.
-                self.cancel(self._keep_sessions)
+                self.cancel(self._keep_sessions or self.keep_sessions_on_interrupt)
                 raise
         errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:

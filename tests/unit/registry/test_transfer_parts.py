@@ -173,3 +173,26 @@ def test_memory_store_counts_saves() -> None:
     store.save("k", STATE)
     store.save("k", STATE)
     assert store.saves == 2 and store.load("k") == STATE
+
+
+class _TaskTimeout(Exception):
+    """What Airflow's ``execution_timeout`` raises in the task's main thread (from a SIGALRM handler)."""
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_an_interrupted_transfer_keeps_sessions_only_when_resumable(keep: bool) -> None:
+    import signal
+
+    def alarm(_signum: int, _frame: Any) -> None:
+        raise _TaskTimeout
+
+    tasks = [FakeTask(f"sha256:{i}", 100, seconds=30) for i in range(2)]
+    previous = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(_TaskTimeout):
+            TransferEngine(2, keep_sessions_on_interrupt=keep).transfer(tasks, "test")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [t.cancelled for t in tasks] == [keep, keep]
