@@ -263,9 +263,6 @@ class TransferEngine:
         indexes = list(indexes)
         if not indexes:
             return
-        if len(indexes) == 1:  # nothing to overlap: no thread
-            one(indexes[0])
-            return
         workers = min(self.max_concurrent_blobs, len(indexes))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dockerhub-transfer") as pool:
             futures: list[Future[None]] = [pool.submit(one, i) for i in indexes]
