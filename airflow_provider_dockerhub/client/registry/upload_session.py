@@ -168,7 +168,7 @@ class UploadSession:
         hasher = hashlib.new(self.algorithm)
         self._hash_range(hasher, 0, state.offset)  # the hash state is rebuilt from the source, never stored
         if hasher.hexdigest() != state.prefix_digest:
-            log.warning("the first %d bytes of the source changed since the previous try: starting again", held)
+            log.warning("the first %d bytes of the source changed since the previous try: starting again", state.offset)
             yield from self.abandon()
             return False
         self._cursor = Cursor(hasher, offset=state.offset)
