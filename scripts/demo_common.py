@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / ".demo"
+# The distributed demo has its own directory, so it can run while the standalone demo does (and each run starts from
+# an empty directory of its own).
+DEMO = ROOT / (".demo-distributed" if "--distributed" in sys.argv[1:] else ".demo")
 BIN = Path(sys.executable).parent
 DAGS = {
     "dockerhub_release_gate": "manual",
@@ -309,9 +311,11 @@ def run_dags(
     release_conf: dict[str, Any] | None = None,
     during: Callable[[str], None] | None = None,
     timeout: float = 900,
+    scheduled_first: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Unpause every example DAG (the scheduled ones get their run), trigger the release gate with
-    ``release_conf``, call ``during(release run id)`` (the chaos step), and wait for every run to finish."""
+    """Unpause every example DAG (the scheduled ones get their run; with ``scheduled_first``, wait for those to
+    finish), trigger the release gate with ``release_conf``, call ``during(release run id)`` (the chaos step),
+    and wait for every run to finish."""
 
     def parsed() -> bool:
         found = {dag["dag_id"] for dag in api.get("/api/v2/dags", dag_id_pattern="dockerhub_", limit=100)["dags"]}
@@ -321,6 +325,14 @@ def run_dags(
     for dag_id in DAGS:
         api.send("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     log("unpaused the example DAGs; the daily and weekly ones get their scheduled run now")
+    if scheduled_first:
+        scheduled = [dag_id for dag_id, kind in DAGS.items() if kind == "schedule"]
+
+        def scheduled_done() -> bool:
+            return all((api.latest_run(dag_id) or {}).get("state") in TERMINAL for dag_id in scheduled)
+
+        wait_for("the scheduled runs to finish", scheduled_done, timeout, 3)
+        log(f"the scheduled runs finished: {', '.join(scheduled)}")
     body: dict[str, Any] = {"logical_date": None, "conf": release_conf or {}}
     release = api.send("POST", "/api/v2/dags/dockerhub_release_gate/dagRuns", body)
     log(f"triggered dockerhub_release_gate {body['conf']}; its promotion will trigger dockerhub_deploy_on_new_image")

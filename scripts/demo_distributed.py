@@ -3,7 +3,7 @@
 Starts PostgreSQL (metadata DB) and Redis (Celery broker) from Debian's packages, the sandbox, then Airflow's
 components as separate processes, each with its own ``AIRFLOW_HOME``, working directory and ``TMPDIR``: the API
 server, the scheduler, the DAG processor, two triggerers and two Celery workers. The only directory the workers
-share is ``.demo/shared``, reached as ``file://`` object storage (what a bucket is in production).
+share is ``.demo-distributed/shared``, reached as ``file://`` object storage (what a bucket is in production).
 
 The release gate runs with a large payload layer. While its push uploads, the demo SIGKILLs the worker running it
 (its whole process tree); the scheduler notices the missing heartbeats, and the task's retry runs on the other
@@ -17,6 +17,10 @@ Usage: scripts/demo.sh --distributed
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
 import secrets
 import shutil
 import signal
@@ -44,10 +48,12 @@ from demo_common import (
     store_connection,
     wait_for,
 )
-from demo_services import has_ancestor, kill_tree, start_postgres, start_redis
+from demo_common import wait_for as wait_until
+from demo_services import descendants, has_ancestor, kill_tree, start_postgres, start_redis
 
 RELEASE = "dockerhub_release_gate"
 PAYLOAD_MB = 256  # the push takes seconds, long enough to be killed half way
+CHUNK = 16 * 1024 * 1024  # the release gate's push chunk_size: a retry resumes at a chunk boundary
 CONCURRENCY = 2  # per worker: two cores are all this machine has
 
 
@@ -85,6 +91,10 @@ class Component:
         # SIGTERM: the components' own graceful shutdown (a Celery worker's warm shutdown).
         stack.callback(stop_group, self.process, self.name, 30, signal.SIGTERM)
         log(f"started {self.name} (pid {self.pid}, cwd {workdir}, TMPDIR {tmp})")
+
+
+class RunEnded(Exception):
+    pass
 
 
 @dataclass
@@ -158,6 +168,63 @@ def upload_bytes() -> int:
     return total
 
 
+def largest_upload(at_least: int) -> Path | None:
+    """The registry's file of the biggest open upload session, once it holds ``at_least`` bytes."""
+    sizes = []
+    for data in (DEMO / "sandbox").rglob("_uploads/*/data"):
+        with contextlib.suppress(OSError):
+            sizes.append((data.stat().st_size, data))
+    size, data = max(sizes, default=(0, None))
+    return data if size >= at_least else None
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def saved_offsets() -> set[int]:
+    """Offsets the push's resume store has recorded (one small JSON document per blob in flight)."""
+    offsets = set()
+    for state in (DEMO / "shared" / "builds" / "resume").rglob("*.json"):
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            offsets.add(int(json.loads(state.read_text()).get("offset")))
+    return offsets
+
+
+def kill_between_chunks(task_pid: int, data: Path, budget: float = 30.0) -> tuple[int, bool]:
+    """Freeze the task (SIGSTOP to it and its children) at a point its next try can resume from, and return
+    there: the registry holds a whole number of chunks, nothing more is on the wire, and the resume store has
+    recorded exactly that offset (with the upload ``Location`` the registry answered it with: distribution 2.8
+    refuses a ``Location`` whose state names another offset). Killed anywhere else (a chunk half sent, or the
+    state not saved yet) the next try finds the session gone and sends the blob again: correct, but no resume.
+    Returns the bytes the registry holds and whether such a point was caught within ``budget`` seconds (else
+    the task is left frozen where it is, to be killed there)."""
+    deadline = time.monotonic() + budget
+    tree = [task_pid, *descendants(task_pid)]
+    while time.monotonic() < deadline:
+        size = file_size(data)
+        if size < 0:
+            break
+        if size % CHUNK == 0 and size > 0 and size in saved_offsets():
+            signal_all(tree, signal.SIGSTOP)
+            time.sleep(0.3)  # anything already on the wire lands meanwhile
+            if file_size(data) == size and size in saved_offsets():
+                return size, True
+            signal_all(tree, signal.SIGCONT)
+        time.sleep(0.002)
+    signal_all(tree, signal.SIGSTOP)
+    return max(file_size(data), 0), False
+
+
+def signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
 def open_uploads() -> int:
     return sum(1 for _ in (DEMO / "sandbox").rglob("_uploads/*/data"))
 
@@ -174,35 +241,55 @@ def trigger_logs(triggerer: Component, run_id: str) -> list[Path]:
 
 def chaos_step(api: Api, workers: list[Component], triggerers: list[Component], chaos: Chaos) -> Any:
     def step(run_id: str) -> None:
+        try:
+            kill_both(run_id)
+        except RunEnded as ended:
+            chaos.note(f"MISSED: {ended}")
+
+    def kill_both(run_id: str) -> None:
         def ti(task_id: str) -> dict[str, Any]:
             return api.task_instance(RELEASE, run_id, task_id)
 
-        wait_for("the digest sensor to defer", lambda: ti("wait_for_digest")["state"] == "deferred", 600, 1)
-        chaos.note("wait_for_digest is deferred (waiting in a triggerer for the build tag)")
+        def wait_for(what: str, check: Any, timeout: float, interval: float) -> Any:
+            def unless_ended() -> Any:
+                state = api.get(f"/api/v2/dags/{RELEASE}/dagRuns/{run_id}")["state"]
+                if state in ("success", "failed"):
+                    raise RunEnded(f"the release gate run ended ({state}) before {what}")
+                return check()
+
+            return wait_until(what, unless_ended, timeout, interval)
+
         wait_for("the push to start", lambda: ti("push")["state"] in ("running", "success"), 600, 0.5)
-        threshold = PAYLOAD_MB * 1024 * 1024 // 5
+        threshold = PAYLOAD_MB * 1024 * 1024 * 2 // 5  # 40 %: several 16 MiB chunks acknowledged
 
-        def uploading() -> bool:
-            return upload_bytes() >= threshold or ti("push")["state"] != "running"
+        def uploading() -> Path | bool:
+            return largest_upload(threshold) or ti("push")["state"] != "running"
 
-        wait_for("the push to upload a fifth of its payload", uploading, 600, 0.2)
+        data = wait_for("the push to upload 40 % of its payload", uploading, 600, 0.2)
         push = ti("push")
-        if push["state"] != "running":
-            chaos.note(f"MISSED: the push finished ({push['state']}) before a fifth of its payload was seen")
+        if push["state"] != "running" or not isinstance(data, Path):
+            chaos.note(f"MISSED: the push finished ({push['state']}) before 40 % of its payload was seen")
             return
-        pid = push.get("pid")
-        holder = next((w for w in workers if pid and has_ancestor(int(pid), w.pid)), None)
+        pid = int(push.get("pid") or 0)
+        holder = next((w for w in workers if pid and has_ancestor(pid, w.pid)), None)
         if holder is None:
             chaos.note(f"MISSED: no worker is an ancestor of the push's process {pid}")
             return
-        chaos.upload_at_kill = upload_bytes()
+        size, boundary = kill_between_chunks(pid, data)
         victims = kill_tree(holder.pid)
-        holder.killed_at, chaos.worker = time.time(), holder
+        holder.killed_at, chaos.worker, chaos.upload_at_kill = time.time(), holder, size
+        where = (
+            f"between two chunks: {size // CHUNK} chunks of 16 MiB acknowledged and in the resume store"
+            if boundary
+            else "not at a resumable point (none caught in 30 s)"
+        )
         chaos.note(
             f"SIGKILLed {holder.name} (pid {holder.pid} and {len(victims) - 1} child processes, the task's among "
-            f"them) in the middle of the push: {chaos.upload_at_kill / 1e6:.0f} of {PAYLOAD_MB * 1.048576:.0f} MB "
-            "in the registry's upload session"
+            f"them) in the middle of the push: {size / 1e6:.0f} of {PAYLOAD_MB * 1.048576:.0f} MB in the registry's "
+            f"upload session, {where}"
         )
+        wait_for("the digest sensor to defer", lambda: ti("wait_for_digest")["state"] == "deferred", 600, 1)
+        chaos.note("wait_for_digest is deferred (waiting in a triggerer for the build tag the push will write)")
         holding = wait_for(
             "the triggerer holding the sensor's trigger", lambda: holder_of_trigger(triggerers, run_id), 120, 1
         )
@@ -244,10 +331,21 @@ def recovery(api: Api, run_id: str, chaos: Chaos, workers: list[Component]) -> l
         for w in workers
         for path in (w.home / "logs").glob(f"dag_id={RELEASE}/*/task_id=push/attempt={len(tries)}.log")
     ]
-    resumed = sum(path.read_text(errors="replace").lower().count("resum") for path in retry_log)
-    lines.append(
-        f"the retry uploaded {pushed.get('bytes_uploaded', 0) / 1e6:.0f} MB; its log mentions resuming {resumed} times"
-    )
+    text = "".join(path.read_text(errors="replace") for path in retry_log)
+    uploaded = int(pushed.get("bytes_uploaded") or 0)
+    offsets = [
+        (int(held), int(size))
+        for held, size in re.findall(r"resuming the previous try's upload to \S+ at offset (\d+) of (\d+) bytes", text)
+    ]
+    if offsets:
+        resumed = ", ".join(f"{held / 1e6:.0f} of {size / 1e6:.0f} MB" for held, size in offsets)
+        sent = sum(size - held for held, size in offsets)
+        lines.append(
+            f"the retry resumed the killed try's upload session at {resumed} (state read from the resume store) "
+            f"and sent the remaining {sent / 1e6:.0f} MB"
+        )
+    else:
+        lines.append(f"the retry resumed no upload session: it sent the blobs again ({uploaded / 1e6:.0f} MB)")
     sensor = api.task_instance(RELEASE, run_id, "wait_for_digest")
     lines.append(f"wait_for_digest: {sensor['state']} (try {sensor['try_number']}), fired by the surviving triggerer")
     layout_left = any((DEMO / "shared" / "builds").rglob("oci-layout"))
@@ -288,7 +386,9 @@ def main() -> int:
         log(f"Airflow is up: {len(parts)} components after {time.monotonic() - started:.0f} s")
         chaos = Chaos()
         step = chaos_step(api, workers, triggerers, chaos)
-        runs = run_dags(api, {"payload_mb": PAYLOAD_MB}, during=step, timeout=1500)
+        # The scheduled DAGs run first: a worker killed while it also ran their tasks would fail those (a task
+        # without retries fails once its heartbeats stop), and that is not what this demo shows.
+        runs = run_dags(api, {"payload_mb": PAYLOAD_MB}, during=step, timeout=1500, scheduled_first=True)
         component_logs = [p.log_file for p in parts]
         deferred = sum(p.log_file.read_text(errors="replace").count("final_state=deferred") for p in workers)
         logs = [*component_logs, *(p.home / "logs" for p in parts)]
