@@ -71,7 +71,7 @@ def run(kind: str, registry: Any, *, blob: Path, digest: str, size: int, chunk: 
         if not hold.reached.wait(600):
             raise RuntimeError(f"the first try never reached 50 %: {first.communicate()[1][-2000:]}")
         first.send_signal(signal.SIGKILL)
-        first.wait()
+        first.communicate(timeout=60)  # reaps it and closes its pipes
         killed_after = time.perf_counter() - started
         hold.cut()
         time.sleep(0.5)  # the registry finishes with the cut request

@@ -252,8 +252,9 @@ class ShapingProxy:
         to_client = _DelayLine(client, one_way, self.rate, self.window)
         down = threading.Thread(target=self._pump, args=(upstream, to_client), daemon=True, name="shaping-proxy-down")
         down.start()
+        rfile = client.makefile("rb")
         try:
-            self._requests(client.makefile("rb"), to_upstream)
+            self._requests(rfile, to_upstream)
         except (OSError, PeerClosed, ValueError):
             # The client died or a hold cut it: what was forwarded still arrives, then the upstream sees the end
             # of the stream (mid-body for a truncated request, as after a real cut).
@@ -263,6 +264,7 @@ class ShapingProxy:
         down.join(timeout=60)
         to_upstream.thread.join(timeout=30)
         to_client.thread.join(timeout=30)
+        rfile.close()  # the socket's file descriptor closes only when its makefile() reader is closed too
         for sock in (client, upstream):
             with self._lock:
                 self._sockets.discard(sock)

@@ -79,7 +79,7 @@ def killed_at_half(proxy: ShapingProxy, repository: str, blob: tuple[Path, str],
         assert hold.reached.wait(60), first.stderr.read() if first.poll() is not None and first.stderr else ""
     finally:
         first.send_signal(signal.SIGKILL)
-        first.wait(30)
+        first.communicate(timeout=30)  # reaps it and closes its pipes
     hold.cut()
     assert first.returncode == -signal.SIGKILL
     return proxy.bytes_upstream
