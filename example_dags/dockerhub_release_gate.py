@@ -203,12 +203,9 @@ def write_layout(layout: Any, revision: str, payload_mb: int) -> tuple[str, str]
     app = tar("app/run", f"#!/bin/sh\necho 'hello from {revision}'\n".encode())
     layers = [(gzip.compress(app, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip", app)]
     if payload_mb:  # uncompressed: random bytes do not compress, and gzip would only cost CPU
-        payload = tar(
-            "app/payload.bin",
-            random.Random(revision).randbytes(  # noqa: S311 (test data, not a secret)
-                payload_mb * 1024 * 1024
-            ),
-        )
+        noise = random.Random(revision)  # noqa: S311 (filler bytes, not a secret)
+        # 1 MiB at a time: randbytes() of more than 256 MiB overflows a C int.
+        payload = tar("app/payload.bin", b"".join(noise.randbytes(1 << 20) for _ in range(payload_mb)))
         layers.append((payload, "application/vnd.oci.image.layer.v1.tar", payload))
     created = "2026-01-01T00:00:00Z"
     config = canonical(
