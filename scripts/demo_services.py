@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -32,9 +33,13 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 def start_postgres(stack: ExitStack) -> str:
     """A throwaway cluster (trust auth on 127.0.0.1 only, fsync off: a demo's DB); returns the SQLAlchemy URL."""
-    bin_dir, root = postgres_bin(), DEMO / "postgres"
+    bin_dir = postgres_bin()
+    # Under /tmp, not .demo-distributed: run as root, PostgreSQL runs as ``postgres``, which may not traverse the
+    # checkout's parents (a clone in /root). Removed when the demo ends.
+    root = Path(tempfile.mkdtemp(prefix="dockerhub-demo-postgres-"))
+    stack.callback(shutil.rmtree, root, True)
     data, sockets = root / "data", root / "run"
-    sockets.mkdir(parents=True)
+    sockets.mkdir()
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
         shutil.chown(sockets, "postgres", "postgres")
