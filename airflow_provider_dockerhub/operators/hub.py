@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_dockerhub.client.core.timeparse import parse_timestamp
 from airflow_provider_dockerhub.operators.base import DockerHubBaseOperator
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def as_storage_path(target: Any) -> ObjectStoragePath:
 
 def _utc(value: Any) -> datetime:
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = parse_timestamp(value, assume_utc=True) or value
     if not isinstance(value, datetime):
         raise AirflowFailException(f"expected a datetime, got {value!r}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -8,13 +8,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from ..core.config import ClientConfig
 from ..core.errors import ProtocolError, redacted_path
+from ..core.timeparse import parse_epoch
 
 HUB_JWT_DEFAULT_TTL = 600.0  # "expires in 10 minutes" (AuthCreateTokenResponse in the Hub API spec)
 REGISTRY_TOKEN_DEFAULT_TTL = 60.0  # token spec: "if omitted, the default is 60 seconds", and the least it may be
@@ -67,13 +67,8 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 def parse_rfc3339(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo else None
+    """A token answer's ``issued_at`` as POSIX seconds; ``None`` if it is not an RFC 3339 instant."""
+    return parse_epoch(text)
 
 
 def token_body(response: httpx.Response, what: str) -> dict[str, Any]:

@@ -27,6 +27,14 @@ def parse_timestamp(value: object, *, assume_utc: bool = False) -> datetime | No
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().upper()
+    # The APIs' own ``...Z`` form takes the standard library's parser (~20x faster than pendulum, and an audit
+    # export parses every event); it answers the same for every instant it accepts, and pendulum takes the rest.
+    try:
+        fast = datetime.fromisoformat(text)
+    except ValueError:
+        fast = None
+    if fast is not None and fast.tzinfo is not None:
+        return fast
     leap = _LEAP_SECOND.search(text)
     if leap:
         text = _LEAP_SECOND.sub(r"\g<1>59", text, count=1)

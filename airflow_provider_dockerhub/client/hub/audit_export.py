@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from ..core.errors import DockerHubError, InvalidInputError
 from ..core.front import SyncFront
 from ..core.pagination import iterate_batches
+from ..core.timeparse import parse_timestamp
 from .audit import AuditFlows, canonical_event, key_of_canonical
 
 log = logging.getLogger(__name__)
@@ -77,20 +78,11 @@ class ExportError(DockerHubError):
 
 
 def parse_time(value: str) -> datetime:
-    """An API timestamp (RFC 3339) as an aware UTC datetime. The API's own ``…Z`` form takes the standard
-    library's parser (every event is parsed, and it is ~20x faster); anything else goes to pendulum."""
-    try:
-        fast = datetime.fromisoformat(value)
-    except ValueError:
-        fast = None
-    if fast is not None and fast.tzinfo is not None:
-        return fast.astimezone(UTC)
-    import pendulum
-
-    parsed = pendulum.parse(value)
-    if not isinstance(parsed, datetime):
+    """An API timestamp (RFC 3339) as an aware UTC datetime (naive: UTC, as the audit API means it)."""
+    parsed = parse_timestamp(value, assume_utc=True)
+    if parsed is None:
         raise ValueError(f"not a date-time: {value!r}")
-    return datetime.fromtimestamp(parsed.timestamp(), tz=UTC)
+    return parsed.astimezone(UTC)
 
 
 def stamp(value: datetime) -> str:

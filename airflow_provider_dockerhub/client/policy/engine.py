@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from ..core.timeparse import parse_timestamp
 from .config import parse_policy_config
 from .evidence import ImageEvidence
 from .findings import (
@@ -97,10 +98,7 @@ class PolicyReport:
         return diff_findings(self.violations(), base.violations())
 
     def _now(self) -> datetime:
-        try:
-            return aware(datetime.fromisoformat(self.evaluated_at))
-        except ValueError:
-            return datetime.now(UTC)
+        return parse_timestamp(self.evaluated_at, assume_utc=True) or datetime.now(UTC)
 
     def passed(self, unknown_ok: bool = False) -> bool:
         return not self.failures(unknown_ok=unknown_ok)

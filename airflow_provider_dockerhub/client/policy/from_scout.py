@@ -5,18 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..core.timeparse import parse_timestamp
 from ..scout.api import ScoutImage
 from .evidence import BaseImage, ImageEvidence, Package, Suppression, Vulnerability, purl_type, severity_of
 from .provenance import canonical_name
 
 
 def _published(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_timestamp(text)
 
 
 def scout_exceptions(vuln: dict[str, Any]) -> tuple[Suppression, ...]:

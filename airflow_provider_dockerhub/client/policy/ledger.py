@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from ..core.errors import InvalidInputError
 from .evidence import purl_identity
 from .findings import AcceptedRisk, Finding
+from .suppress import parse_expiry
 
 LEDGER_SCHEMA = "airflow-provider-dockerhub/accepted-risks/v1"
 ANY_PACKAGE = "*"
@@ -58,18 +59,9 @@ def _parse_time(value: Any, what: str) -> datetime | None:
     if isinstance(value, date):
         # A bare day accepts through the end of that day (UTC), as the allow-list's dates do.
         return datetime(value.year, value.month, value.day, 23, 59, 59, tzinfo=UTC)
-    import pendulum
-
-    text = str(value).strip()
-    try:
-        parsed = pendulum.parse(text)
-    except Exception as exc:  # pendulum raises its ParserError (a ValueError) or ValueError itself
-        raise InvalidInputError(f"{what}: not a date or time: {value!r}") from exc
-    if len(text) == 10 and isinstance(parsed, pendulum.DateTime):
-        parsed = parsed.end_of("day")
-    if not isinstance(parsed, datetime):
-        raise InvalidInputError(f"{what}: not a date or time: {value!r}")
-    return parsed.astimezone(UTC)
+    # The same reading as the allow-list's expiries (suppress.parse_expiry): a bare day or an RFC 3339 instant.
+    parsed = parse_expiry(str(value), what)
+    return _parse_time(parsed, what)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ..core.errors import InvalidInputError
+from ..core.timeparse import parse_timestamp
 from .evidence import Suppression, Vulnerability, purl_identity
 
 
@@ -20,10 +21,15 @@ def aware(moment: datetime) -> datetime:
 def parse_expiry(text: str, what: str) -> date | datetime:
     """A bare day (valid through that day, UTC) or an instant."""
     value = text.strip()
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if len(value) > 10 else date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"{what}: bad expiry {text!r}") from exc
+    if len(value) <= 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"{what}: bad expiry {text!r} (not a date or time)") from exc
+    instant = parse_timestamp(value, assume_utc=True)
+    if instant is None:
+        raise InvalidInputError(f"{what}: bad expiry {text!r} (not a date or time)")
+    return instant
 
 
 def active(expires: date | datetime | str | None, now: datetime) -> bool:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ....client.core.timeparse import parse_timestamp
+
 JSON = dict[str, Any]
 Clock = Callable[[], float]
 
@@ -39,11 +41,10 @@ def parse_time(value: str | float | datetime) -> float:
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, int | float):
         return float(value)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    moment = parse_timestamp(value, assume_utc=True) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        raise ValueError(f"not a time: {value!r}")
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class HubError(Exception):
