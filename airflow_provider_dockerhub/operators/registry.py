@@ -98,11 +98,29 @@ def image_event(result: Any) -> dict[str, Any]:
     return {"digest": result.digest, "registry": result.registry, "repository": result.repository, "tags": result.tags}
 
 
+def blob_source(path: str) -> Any:
+    """What the blob push reads: a local path as it is, or an object storage URL (``s3://``, ``gs://``,
+    ``file://`` on a shared volume) read through ``ObjectStoragePath``, so the file may come from another task on
+    another worker. Its size is read first, so a missing object fails before any request to the registry."""
+    if "://" not in path:
+        return path
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_dockerhub.client.core.errors import InvalidInputError
+    from airflow_provider_dockerhub.client.registry.blobs import PathSource
+
+    remote = ObjectStoragePath(path)
+    if not remote.is_file():
+        raise InvalidInputError(f"blob source {path!r} was not found in object storage (or is not a file)")
+    return PathSource(remote, remote.stat().st_size)
+
+
 class DockerHubPushBlobOperator(DockerHubBaseOperator):
     """Push one blob (a file) with the streaming, resumable chunked upload; returns ``{"digest", "size", ...}``.
 
     :param repository: target repository.
-    :param path: the file to push.
+    :param path: the file to push: a local path, or an object storage URL (``s3://bucket/key``, ``gs://...``,
+        ``file:///shared/...``) read through ``ObjectStoragePath``, so another task on another worker may write it.
     :param digest: expected digest, if known: enables skip-if-present and is verified before commit.
     :param mount_from: a repository of the same registry that may already hold the blob (cross-repo mount).
     :param chunk_size: PATCH chunk size in bytes (default 64 MiB); memory stays near one 1 MiB piece.
@@ -146,7 +164,7 @@ class DockerHubPushBlobOperator(DockerHubBaseOperator):
             options["chunk_size"] = self.chunk_size
         options["resume"] = resume_store_for(self.resume_store, context)
         registry = self.hook.registry
-        self._pusher = registry.blob_pusher(self.repository, self.path, **options)
+        self._pusher = registry.blob_pusher(self.repository, blob_source(self.path), **options)
         try:
             result = registry.run(self._pusher.push())
         finally:

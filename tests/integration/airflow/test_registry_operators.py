@@ -16,8 +16,9 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_dockerhub.assets import image_asset, is_image_asset
-from airflow_provider_dockerhub.client import DestructiveOperationRefused
+from airflow_provider_dockerhub.client import DestructiveOperationRefused, InvalidInputError
 from airflow_provider_dockerhub.client.registry.upload import UploadCancelled
+from airflow_provider_dockerhub.hooks.dockerhub import DockerHubHook
 from airflow_provider_dockerhub.operators.registry import (
     DockerHubCopyImageOperator,
     DockerHubDeleteManifestOperator,
@@ -61,6 +62,37 @@ def test_push_blob_operator(conns: dict[str, str], tmp_path: Path) -> None:
     )
     with pytest.raises(DestructiveOperationRefused):
         refused.execute(context())
+
+
+def test_push_blob_operator_reads_object_storage(conns: dict[str, str], tmp_path: Path) -> None:
+    """A file another task wrote to object storage (here ``file://``, as a shared volume) is pushed from there, in
+    chunks, and verified; a URL that names nothing fails before any request reaches the registry."""
+    data = os.urandom(2 * 1024 * 1024 + 17)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "layer.bin").write_bytes(data)
+    op = DockerHubPushBlobOperator(
+        task_id="push",
+        repository="op/storage",
+        path=f"file://{tmp_path}/shared/layer.bin",
+        digest=digest(data),
+        chunk_size=1024 * 1024,
+        dockerhub_conn_id=conns["write"],
+    )
+    result = op.execute(context())
+    assert result["digest"] == digest(data) and result["size"] == len(data)
+    reader = DockerHubHook(dockerhub_conn_id=conns["read"])
+    try:
+        assert reader.registry.get_blob("op/storage", digest(data)) == data  # what the registry now serves
+    finally:
+        reader.close()
+    missing = DockerHubPushBlobOperator(
+        task_id="push3",
+        repository="op/storage",
+        path=f"file://{tmp_path}/shared/nothing.bin",
+        dockerhub_conn_id=conns["write"],
+    )
+    with pytest.raises(InvalidInputError, match="was not found in object storage"):
+        missing.execute(context())
 
 
 def test_push_blob_on_kill_cancels_the_upload(conns: dict[str, str], tmp_path: Path) -> None:
