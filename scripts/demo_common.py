@@ -214,6 +214,14 @@ def verify_digests(api: Api, runs: dict[str, dict[str, Any]], sandbox: dict[str,
     return ok, text
 
 
+def size_text(count: int) -> str:
+    """Bytes for a reader: the demo's default image is a few KB, its chaos push a few hundred MB."""
+    for unit, scale in (("MB", 1e6), ("KB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.0f} {unit}"
+    return f"{count} bytes"
+
+
 def summarise(api: Api, runs: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for dag_id, run in runs.items():
@@ -226,7 +234,7 @@ def summarise(api: Api, runs: dict[str, dict[str, Any]]) -> list[str]:
             push = api.xcom(dag_id, run_id, "push") or {}
             facts.append(
                 f"pushed {push.get('repository')}@{push.get('digest')} "
-                f"({push.get('bytes_uploaded', 0) / 1e6:.0f} MB uploaded)"
+                f"({size_text(push.get('bytes_uploaded', 0))} uploaded)"
             )
             for gate in ("supply_chain_gate", "scout_gate"):
                 report = api.xcom(dag_id, run_id, gate) or {}
