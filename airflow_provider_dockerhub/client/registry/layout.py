@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import DigestMismatchError, InvalidInputError
-from ..core.flow import Flow
 from ..core.front import SyncFront
 from ..core.reference import digest_of, registry_name, validate_digest, validate_tag
 from .api import RegistryOperations
@@ -239,39 +238,3 @@ def _prepare(
         media_type=top.media_type,
     )
     return repository, layout, steps, result
-
-
-def layout_push(
-    ops: RegistryOperations,
-    layout_path: Any,
-    repository: str,
-    tags: list[str],
-    *,
-    ref_name: str | None = None,
-    mount_from: str | None = None,
-    chunk_size: int | None = None,
-) -> Flow[TransferResult]:
-    """The same push as one flow, one blob after another (for composing with other flows; :func:`push_layout`
-    is the concurrent one)."""
-    repository, layout, steps, result = _prepare(ops, layout_path, repository, tags, ref_name)
-    top = steps[-1][0]
-    options: dict[str, Any] = {}
-    if chunk_size:
-        options["chunk_size"] = chunk_size
-    if mount_from:
-        options["mount_from"] = mount_from
-    for document, blobs in steps:
-        for blob in blobs:
-            digest = str(blob["digest"])
-            if digest in result.counted:
-                continue  # a layer shared by two platforms: pushed once, counted once
-            source = PathSource(layout.blob_path(digest), int(blob["size"]))
-            pusher = BlobPusher(ops, repository, source, digest=digest, **options)
-            result.add((yield from pusher.push()))
-        if document is not top and document.digest not in result.manifests:
-            yield from ops.put_manifest(repository, document.digest, document.raw, document.media_type)
-            result.add_manifest(document.digest)
-    for tag in tags:
-        yield from ops.put_manifest(repository, tag, top.raw, top.media_type)
-        log.info("pushed %s:%s -> %s", repository, tag, top.digest)
-    return result
