@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -126,7 +125,8 @@ class UploadSession:
         if self.expected:
             return self.expected
         path = getattr(self.source, "path", None)
-        return f"file:{os.fspath(path)}:{self.source.size}" if path is not None else None
+        # str(), not os.fspath(): an ObjectStoragePath (s3://, file://) is not os.PathLike; its str is its URL.
+        return f"file:{path}:{self.source.size}" if path is not None else None
 
     @property
     def _resume_key(self) -> str | None:

@@ -92,18 +92,38 @@ def _push_blob(c: Ctx) -> Any:
     return op.execute(context())
 
 
-def _push_image(c: Ctx) -> Any:
+def _push_blob_from_storage(c: Ctx) -> Any:
+    """The same push, the file and the resume state in object storage (``file://``, as a shared volume)."""
+    path = c.tmp / "blob"
+    path.write_bytes(c.data["blob"])
+    op = DockerHubPushBlobOperator(
+        task_id="push",
+        repository=REPOSITORY,
+        path=f"file://{path}",
+        resume_store=f"file://{c.tmp}/resume",
+        dockerhub_conn_id=c.conn_id,
+    )
+    return op.execute({**context(), **run_identity()})
+
+
+def run_identity() -> dict[str, Any]:
+    """What a resume store keys its state by: the task instance's dag, run, task and map index."""
+    return {"ti": SimpleNamespace(dag_id="cold", run_id="manual__1", task_id="push", map_index=-1)}
+
+
+def _push_image(c: Ctx, storage: bool = False) -> Any:
     image = c.data["image"] = Image(files={"o": c.name.encode()})
     layout = write_layout(c.tmp / "layout", image.manifest, OCI_MANIFEST, [], image.blobs)
     op = DockerHubPushImageOperator(
         task_id="push",
-        layout_path=str(layout),
+        layout_path=f"file://{layout}" if storage else str(layout),
         repository=REPOSITORY,
         tags=[c.name],
         registry=c.target.registry.host,
+        resume_store=f"file://{c.tmp}/resume" if storage else None,
         dockerhub_conn_id=c.conn_id,
     )
-    return op.execute(context())
+    return op.execute({**context(), **run_identity()} if storage else context())
 
 
 def _copy(c: Ctx) -> Any:
@@ -197,7 +217,24 @@ SCENARIOS = [
     ),
     # A transfer asks everything (HEADs, uploads, manifest PUTs; for a copy within one registry also the source
     # reads and mounts) with its one scope set: one token.
+    Scenario(
+        "DockerHubPushBlobOperator (storage)",
+        DockerHubPushBlobOperator,
+        _push_blob_from_storage,
+        _blob_pushed,
+        write=True,
+        prepare=_new_blob,
+    ),
     Scenario("DockerHubPushImageOperator", DockerHubPushImageOperator, _push_image, _image_pushed, True, 1, 1),
+    Scenario(
+        "DockerHubPushImageOperator (storage)",
+        DockerHubPushImageOperator,
+        lambda c: _push_image(c, storage=True),
+        _image_pushed,
+        True,
+        1,
+        1,
+    ),
     Scenario("DockerHubCopyImageOperator", DockerHubCopyImageOperator, _copy, _copied, True, 1, 1),
     Scenario(
         "DockerHubDeleteManifestOperator (dry run)",
