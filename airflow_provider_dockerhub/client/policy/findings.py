@@ -22,6 +22,11 @@ from .suppress import active, parse_expiry
 Key = tuple[str, str, str]
 
 
+def identity(policy: str, finding_id: str, package: str) -> Key:
+    """What a finding is, across images and runs: (policy, upper-cased ID, package purl without its version)."""
+    return policy, finding_id.strip().upper(), purl_identity(package)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One finding of one policy. ``policy``: the policy ID. ``status``: ``violation`` (counts) or
@@ -42,7 +47,7 @@ class Finding:
 
     @property
     def key(self) -> Key:
-        return self.policy, self.id.strip().upper(), purl_identity(self.package)
+        return identity(self.policy, self.id, self.package)
 
     def to_json(self) -> dict[str, Any]:
         return {

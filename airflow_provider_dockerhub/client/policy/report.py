@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .engine import PolicyReport
-from .evidence import purl_identity
+from .findings import identity
 
 REPORT_SCHEMA = "airflow-provider-dockerhub/gate-report/v1"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -48,8 +48,8 @@ class Finding:
     accepted_by: str | None = None
 
     def key(self) -> tuple[str, str, str]:
-        """The engine's identity: (policy, upper-cased ID, package purl without its version)."""
-        return (self.policy, self.id.strip().upper(), purl_identity(self.purl))
+        """The engine's identity (:func:`findings.identity`)."""
+        return identity(self.policy, self.id, self.purl)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
